@@ -1,0 +1,30 @@
+# Every target creates the virtual environment it needs; running one twice does no work twice.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# The main job: fetch MNIST, train the default network, evaluate it, save it, and show one test digit.
+run: $(VENV)/.installed
+	$(BIN)/nnscratch data fetch mnist
+	$(BIN)/nnscratch train --preset mlp --out models/mlp.npz
+	$(BIN)/nnscratch evaluate models/mlp.npz
+	$(BIN)/nnscratch predict models/mlp.npz --index 0
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/bench_mlp.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -1,0 +1,11 @@
+"""Layers: each one a forward pass and its hand-written backward pass."""
+from .activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, log_softmax, softmax
+from .base import LAYERS, Layer, register_layer
+from .dropout import Dropout
+from .linear import Linear
+from .reshape import Flatten
+
+__all__ = [
+    "ACTIVATIONS", "LAYERS", "Dropout", "Flatten", "Layer", "LeakyReLU", "Linear", "ReLU", "Sigmoid", "Softmax",
+    "Tanh", "log_softmax", "register_layer", "softmax",
+]

@@ -1,0 +1,41 @@
+"""Metrics for classifiers: accuracy, the confusion matrix, and per-class precision and recall."""
+import numpy as np
+
+
+def predicted_classes(output):
+    """The class of each row: the argmax of a score matrix, or a threshold at 0.5 for a single column."""
+    if output.ndim == 2 and output.shape[1] == 1:
+        return (output[:, 0] > 0.5).astype(np.int64)
+    return output.argmax(axis=1)
+
+
+def true_classes(target):
+    """Integer labels from labels or from one-hot / probability rows."""
+    target = np.asarray(target)
+    return target.argmax(axis=1) if target.ndim == 2 else target
+
+
+def count_correct(output, target):
+    """How many rows of ``output`` predict their target's class."""
+    return int(np.count_nonzero(predicted_classes(output) == true_classes(target)))
+
+
+def accuracy(output, target):
+    """The fraction of rows whose predicted class is the target class."""
+    return count_correct(output, target) / len(output)
+
+
+def confusion_matrix(predicted, actual, num_classes):
+    """C[i, j] = the number of examples of true class i predicted as j."""
+    counts = np.bincount(np.asarray(actual) * num_classes + np.asarray(predicted), minlength=num_classes ** 2)
+    return counts.reshape(num_classes, num_classes)
+
+
+def precision_recall(confusion):
+    """Per class: precision = C[j, j] / Σ_i C[i, j] and recall = C[i, i] / Σ_j C[i, j] (0 where undefined)."""
+    diagonal = np.diag(confusion).astype(np.float64)
+    predicted = confusion.sum(axis=0)
+    actual = confusion.sum(axis=1)
+    precision = np.divide(diagonal, predicted, out=np.zeros_like(diagonal), where=predicted > 0)
+    recall = np.divide(diagonal, actual, out=np.zeros_like(diagonal), where=actual > 0)
+    return precision, recall
