@@ -124,6 +124,8 @@ class CrossEntropy(Loss):
 class BinaryCrossEntropy(Loss):
     """L = -(1/N) Σ_n Σ_j [y log p + (1 - y) log(1 - p)] for independent probabilities p (after a Sigmoid).
 
+    Integer labels mean one-hot rows, or, for a single output column, the 0/1 targets themselves.
+
     dL/dp = (p - y) / (p (1 - p)) / N, with p clipped to [eps, 1 - eps].
     """
 
@@ -131,7 +133,10 @@ class BinaryCrossEntropy(Loss):
         self.eps = float(eps)
 
     def __call__(self, output, target):
-        target = np.asarray(target, dtype=output.dtype).reshape(output.shape)
+        target = np.asarray(target)
+        if target.ndim == 1 and output.shape[1:] == (1,):
+            target = target.reshape(-1, 1)  # one probability per example: labels are the 0/1 targets themselves
+        target = target.astype(output.dtype) if target.shape == output.shape else target_matrix(target, output)
         p = np.clip(output, self.eps, 1.0 - self.eps)
         batch_size = len(output)
         loss = -float(np.sum(target * np.log(p) + (1.0 - target) * np.log1p(-p))) / batch_size

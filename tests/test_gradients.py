@@ -1,0 +1,89 @@
+"""Every layer and loss against central differences, in float64. A new layer joins CASES with one line."""
+import numpy as np
+import pytest
+
+import nnscratch as nn
+from gradcheck import assert_close, check_layer_gradients, check_loss_gradient, numerical_gradient
+
+
+def rng():
+    return np.random.default_rng(42)
+
+
+def away_from_zero(shape):
+    """Inputs kept clear of 0, where ReLU-like layers have a kink that central differences straddle."""
+    x = rng().standard_normal(shape)
+    return x + np.sign(x) * 0.1
+
+
+CASES = {
+    "Linear": (lambda: nn.Linear(5, 4, init="glorot", bias_init="normal", rng=1), (3, 5)),
+    "Sigmoid": (nn.Sigmoid, (3, 5)),
+    "Tanh": (nn.Tanh, (3, 5)),
+    "ReLU": (nn.ReLU, (3, 5)),
+    "LeakyReLU": (lambda: nn.LeakyReLU(0.1), (3, 5)),
+    "Softmax": (nn.Softmax, (3, 5)),
+    "Flatten": (nn.Flatten, (3, 2, 2, 2)),
+    "Sequential": (lambda: nn.Sequential(nn.Linear(6, 5, rng=1), nn.Tanh(), nn.Linear(5, 4, rng=2),
+                                         nn.Sequential(nn.Sigmoid(), nn.Linear(4, 3, rng=3)), nn.Softmax()),
+                   (4, 6)),
+    "Network": (lambda: nn.Network([4, 7, 3], activation="relu", output="softmax", rng=5), (3, 4)),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_layer_gradients_match_central_differences(name):
+    make_layer, shape = CASES[name]
+    check_layer_gradients(make_layer(), away_from_zero(shape))
+
+
+def test_dropout_gradient_with_a_fixed_mask():
+    layer = nn.Dropout(0.3)
+
+    def same_mask():
+        layer.rng = np.random.default_rng(7)
+
+    check_layer_gradients(layer, away_from_zero((4, 6)), before_forward=same_mask)
+
+
+LABELS = np.array([0, 2, 1, 2])
+PROBABILITY_ROWS = nn.layers.softmax(rng().standard_normal((4, 3)))
+
+LOSS_CASES = {
+    "Quadratic, labels": (nn.Quadratic(), rng().standard_normal((4, 3)), LABELS),
+    "Quadratic, rows": (nn.Quadratic(), rng().standard_normal((4, 3)), rng().random((4, 3))),
+    "SoftmaxCrossEntropy, labels": (nn.SoftmaxCrossEntropy(), 3 * rng().standard_normal((4, 3)), LABELS),
+    "SoftmaxCrossEntropy, rows": (nn.SoftmaxCrossEntropy(), rng().standard_normal((4, 3)), PROBABILITY_ROWS),
+    "CrossEntropy": (nn.CrossEntropy(), rng().uniform(0.05, 0.95, (4, 3)), LABELS),
+    "BinaryCrossEntropy": (nn.BinaryCrossEntropy(), rng().uniform(0.05, 0.95, (4, 3)),
+                           (rng().random((4, 3)) > 0.5).astype(np.float64)),
+}
+
+
+@pytest.mark.parametrize("name", LOSS_CASES)
+def test_loss_gradients_match_central_differences(name):
+    loss, output, target = LOSS_CASES[name]
+    check_loss_gradient(loss, output, target)
+
+
+def test_whole_network_with_its_loss():
+    model = nn.Network([6, 8, 5, 3], activation="tanh", output=None, rng=3).astype(np.float64)
+    x = rng().standard_normal((5, 6))
+    y = np.array([0, 1, 2, 1, 0])
+    loss = nn.SoftmaxCrossEntropy()
+    _, grad = loss(model.forward(x), y)
+    model.backward(grad)
+    for name, param in model.parameters().items():
+        numeric = numerical_gradient(lambda: loss(model.forward(x), y)[0], param)
+        owner_grad = dict((n, layer.grads[key]) for n, layer, key in model.slots())[name]
+        assert_close(name, owner_grad, numeric, 1e-5, 1e-8)
+
+
+class WrongSigmoid(nn.Sigmoid):
+    def backward(self, grad_out):
+        return grad_out * self.y  # forgets the (1 - σ) factor
+
+
+def test_the_check_catches_a_wrong_backward():
+    with pytest.raises(AssertionError, match="WrongSigmoid dL/dx"):
+        check_layer_gradients(WrongSigmoid(), away_from_zero((3, 5)))

@@ -1,0 +1,152 @@
+import numpy as np
+import pytest
+
+import nnscratch as nn
+
+
+def test_linear_shapes_and_affine_map():
+    layer = nn.Linear(3, 2, rng=0)
+    layer.params["W"][...] = [[1, 2], [3, 4], [5, 6]]
+    layer.params["b"][...] = [0.5, -0.5]
+    y = layer.forward(np.array([[1, 1, 1], [1, 0, 0]], dtype=np.float32))
+    np.testing.assert_array_equal(y, [[9.5, 11.5], [1.5, 1.5]])
+    assert y.dtype == np.float32
+
+
+def test_linear_rejects_the_wrong_width_naming_both_shapes():
+    with pytest.raises(ValueError, match=r"Linear expected 784 input features, got shape \(32, 783\)"):
+        nn.Linear(784, 10).forward(np.zeros((32, 783), dtype=np.float32))
+
+
+@pytest.mark.parametrize("layer", [nn.Linear(2, 2), nn.Sigmoid(), nn.ReLU(), nn.Tanh(), nn.Softmax(),
+                                   nn.LeakyReLU(), nn.Flatten()])
+def test_backward_before_forward_names_the_layer(layer):
+    with pytest.raises(AttributeError, match=f"{type(layer).__name__} has no attribute .*call forward first"):
+        layer.backward(np.ones((1, 2), dtype=np.float32))
+
+
+def test_saturating_inputs_give_no_overflow_warning_and_exact_limits():
+    x = np.array([[-1e4, 0.0, 1e4]], dtype=np.float32)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        np.testing.assert_array_equal(nn.Sigmoid().forward(x), [[0.0, 0.5, 1.0]])
+        np.testing.assert_array_equal(nn.Softmax().forward(x), [[0.0, 0.0, 1.0]])
+        np.testing.assert_array_equal(nn.Tanh().forward(x), [[-1.0, 0.0, 1.0]])
+        loss, grad = nn.SoftmaxCrossEntropy()(x, np.array([0]))
+    assert loss == pytest.approx(2e4)
+    np.testing.assert_allclose(grad, [[-1.0, 0.0, 1.0]])
+
+
+def test_softmax_rows_sum_to_one():
+    p = nn.Softmax().forward(np.random.default_rng(0).standard_normal((5, 10)).astype(np.float32) * 30)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_relu_derivative_at_zero_is_zero():
+    layer = nn.ReLU()
+    layer.forward(np.array([[-1.0, 0.0, 2.0]]))
+    np.testing.assert_array_equal(layer.backward(np.ones((1, 3))), [[0.0, 0.0, 1.0]])
+
+
+def test_dropout_scales_in_training_and_is_the_identity_in_eval():
+    layer = nn.Dropout(0.25, rng=0)
+    x = np.ones((400, 50), dtype=np.float32)
+    y = layer.forward(x)
+    assert set(np.unique(y)) == {0.0, np.float32(1 / 0.75)}
+    assert abs((y == 0).mean() - 0.25) < 0.01
+    assert y.mean() == pytest.approx(1.0, abs=0.02)
+    layer.eval()
+    assert layer.forward(x) is x
+    np.testing.assert_array_equal(layer.backward(x), x)
+
+
+def test_dropout_rejects_probability_one():
+    with pytest.raises(ValueError, match=r"Dropout probability must be in \[0, 1\), got 1"):
+        nn.Dropout(1.0)
+
+
+def test_flatten_round_trip():
+    layer = nn.Flatten()
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    assert layer.forward(x).shape == (2, 12)
+    assert layer.backward(np.ones((2, 12))).shape == (2, 3, 4)
+
+
+def test_network_shorthand_builds_the_same_as_sequential():
+    network = nn.Network([784, 30, 10], activation="sigmoid", init="normal", bias_init="normal", rng=3)
+    assert [type(layer).__name__ for layer in network] == ["Linear", "Sigmoid", "Linear", "Sigmoid"]
+    assert {name: array.shape for name, array in network.parameters().items()} == {
+        "0.W": (784, 30), "0.b": (30,), "2.W": (30, 10), "2.b": (10,)}
+    logits = nn.Network([784, 100, 10], activation="relu", output=None)
+    assert [type(layer).__name__ for layer in logits] == ["Linear", "ReLU", "Linear"]
+    assert len(nn.Network([2, 3, 4], activation="tanh")) == 4
+
+
+def test_network_rejects_unknown_activations_and_bad_sizes():
+    with pytest.raises(ValueError, match="unknown activation 'swish'; known: sigmoid, tanh"):
+        nn.Network([2, 3], activation="swish")
+    with pytest.raises(ValueError, match=r"at least two positive layer sizes, got \[784\]"):
+        nn.Network([784])
+
+
+def test_state_dict_round_trip_and_strict_loading():
+    model = nn.Network([4, 5, 3], activation="relu", output=None, rng=0)
+    other = nn.Network([4, 5, 3], activation="relu", output=None, rng=1)
+    other.load_state_dict(model.state_dict())
+    x = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32)
+    np.testing.assert_array_equal(model.predict_output(x), other.predict_output(x))
+    with pytest.raises(KeyError, match=r"missing \['2.b'\], unexpected \['9.b'\]"):
+        state = model.state_dict()
+        state["9.b"] = state.pop("2.b")
+        other.load_state_dict(state)
+    with pytest.raises(ValueError, match=r"'0.W' has shape \(5, 4\), expected \(4, 5\)"):
+        other.load_state_dict({**model.state_dict(), "0.W": np.zeros((5, 4))})
+
+
+def test_state_dict_is_a_copy():
+    model = nn.Network([2, 2], rng=0)
+    state = model.state_dict()
+    state["0.W"] += 1
+    assert not np.array_equal(state["0.W"], model.parameters()["0.W"])
+
+
+def test_predict_and_predict_proba():
+    model = nn.Network([3, 4, 5], activation="relu", output=None, rng=0)
+    x = np.random.default_rng(1).standard_normal((7, 3)).astype(np.float32)
+    p = model.predict_proba(x)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(model.predict(x), p.argmax(axis=1))
+    assert model.training
+
+
+def test_sequential_rejects_non_layers():
+    with pytest.raises(TypeError, match="item 1 is a int, not a Layer"):
+        nn.Sequential(nn.ReLU(), 3)
+
+
+@pytest.mark.parametrize("name", sorted(nn.INITIALIZERS))
+def test_initializers_are_reproducible_and_keep_the_dtype(name):
+    init = nn.INITIALIZERS[name]
+    first = init((300, 200), np.random.default_rng(5), np.float32)
+    second = init((300, 200), np.random.default_rng(5), np.float32)
+    assert first.dtype == np.float32 and first.shape == (300, 200)
+    np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize("name, expected_std", [
+    ("normal", 1.0), ("uniform", np.sqrt(1 / 12)), ("lecun", np.sqrt(1 / 300)),
+    ("glorot", np.sqrt(2 / 500)), ("he", np.sqrt(2 / 300)),
+])
+def test_initializer_scales(name, expected_std):
+    weights = nn.INITIALIZERS[name]((300, 200), np.random.default_rng(0), np.float64)
+    assert weights.std() == pytest.approx(expected_std, rel=0.02)
+    assert abs(weights.mean()) < 0.02 * expected_std * 10
+
+
+def test_unknown_initializer_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown initializer 'ones'; known: glorot, he"):
+        nn.Linear(2, 2, init="ones")
+
+
+def test_register_layer_accepts_only_layers():
+    with pytest.raises(TypeError, match="register_layer expects a Layer subclass"):
+        nn.register_layer(int)
