@@ -1,0 +1,107 @@
+"""Pooling: summarise each small window of every channel by its largest value or its mean.
+
+Pooling shrinks the image (a 2×2 window moved by 2 halves each side) and makes the features that follow
+tolerant of small shifts. There are no parameters. Both poolings loop over the kh·kw offsets inside a window,
+each step one vectorised operation on strided views of the whole batch.
+"""
+import numpy as np
+
+from .base import Layer, register_layer
+from .conv import output_size, pair
+
+
+def window_views(x, kernel, stride, out_shape):
+    """For each offset (i, j) inside the window, the (N, C, OH, OW) strided view of the pixels at that offset."""
+    (kh, kw), (sh, sw), (out_h, out_w) = kernel, stride, out_shape
+    return [(i, j, x[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw]) for i in range(kh) for j in range(kw)]
+
+
+class Pool2D(Layer):
+    """What the poolings share: kernel, stride (the kernel size unless given), shape checks and config."""
+
+    def __init__(self, kernel_size=2, stride=None):
+        super().__init__()
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride")
+        if min(self.kernel_size) < 1 or min(self.stride) < 1:
+            raise ValueError(f"{type(self).__name__} needs kernel_size and stride >= 1, got "
+                             f"{self.kernel_size} and {self.stride}")
+
+    def output_shape(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"{type(self).__name__} expected input of shape (N, C, H, W), got shape {x.shape}")
+        out_h = output_size(x.shape[2], self.kernel_size[0], self.stride[0], 0)
+        out_w = output_size(x.shape[3], self.kernel_size[1], self.stride[1], 0)
+        if out_h < 1 or out_w < 1:
+            raise ValueError(f"{type(self).__name__} window {self.kernel_size} does not fit input of shape "
+                             f"{x.shape}")
+        return out_h, out_w
+
+    def config(self):
+        return {"kernel_size": list(self.kernel_size), "stride": list(self.stride)}
+
+
+@register_layer
+class MaxPool2D(Pool2D):
+    """y[n, c, i, j] = max over the window at (i·sh, j·sw) of x[n, c]; (N, C, H, W) -> (N, C, OH, OW)."""
+
+    def forward(self, x):
+        out_shape = self.output_shape(x)
+        views = window_views(x, self.kernel_size, self.stride, out_shape)
+        y = views[0][2].copy(order="K")                # keeps the input's memory layout
+        self.argmax = np.zeros_like(y, dtype=np.uint8 if len(views) < 256 else np.int32)
+        for offset, (_, _, view) in enumerate(views[1:], start=1):
+            larger = view > y                         # strictly: ties keep the first maximum, as in PyTorch
+            np.copyto(y, view, where=larger)
+            np.copyto(self.argmax, offset, where=larger)
+        self.x = x
+        return y
+
+    def backward(self, grad_out):
+        """The maximum is the only input that moved the output: dL/dx = dL/dy at each window's argmax, else 0."""
+        grad_x = np.zeros_like(self.x, dtype=grad_out.dtype)
+        out_shape = grad_out.shape[2:]
+        for offset, (_, _, view) in enumerate(window_views(grad_x, self.kernel_size, self.stride, out_shape)):
+            view += np.where(self.argmax == offset, grad_out, 0)
+        return grad_x
+
+
+@register_layer
+class AvgPool2D(Pool2D):
+    """y[n, c, i, j] = mean over the window at (i·sh, j·sw) of x[n, c]; (N, C, H, W) -> (N, C, OH, OW)."""
+
+    def forward(self, x):
+        out_shape = self.output_shape(x)
+        views = window_views(x, self.kernel_size, self.stride, out_shape)
+        y = views[0][2].copy(order="K")
+        for _, _, view in views[1:]:
+            y += view
+        y *= 1.0 / len(views)
+        self.x = x
+        return y
+
+    def backward(self, grad_out):
+        """Each input in a window moves the mean by 1/(kh·kw) of its own change: dL/dx = dL/dy / (kh·kw),
+        summed where windows overlap."""
+        grad_x = np.zeros_like(self.x, dtype=grad_out.dtype)
+        share = grad_out * (1.0 / (self.kernel_size[0] * self.kernel_size[1]))
+        for _, _, view in window_views(grad_x, self.kernel_size, self.stride, grad_out.shape[2:]):
+            view += share
+        return grad_x
+
+
+@register_layer
+class GlobalAvgPool(Layer):
+    """y[n, c] = mean over all pixels of x[n, c]; (N, C, H, W) -> (N, C), ready for a dense layer."""
+
+    def forward(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"GlobalAvgPool expected input of shape (N, C, H, W), got shape {x.shape}")
+        self.input_shape = x.shape
+        return x.mean(axis=(2, 3))
+
+    def backward(self, grad_out):
+        """dL/dx[n, c, h, w] = dL/dy[n, c] / (H·W), the same for every pixel."""
+        _, _, height, width = self.input_shape
+        share = grad_out * (1.0 / (height * width))
+        return np.broadcast_to(share[:, :, None, None], self.input_shape).copy()
