@@ -1,0 +1,145 @@
+"""Seconds per training epoch of an MLP on MNIST: nnscratch against PyTorch on the CPU, interleaved in one run.
+
+For each configuration the two frameworks take turns, epoch by epoch, so that both see the same machine load;
+the table gives the median epoch time of each, their ratio, nnscratch's peak memory, and the GEMM-bound floor:
+the epoch's floating-point operations in matrix products over the rate this machine reaches on those very
+products. Usage: ``python bench/bench_mlp.py [--repeats 5] [--quick]``. PyTorch is optional.
+"""
+import argparse
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+import nnscratch as nn
+
+CONFIGS = [  # (layer sizes, batch size)
+    ([784, 100, 10], 128),
+    ([784, 100, 10], 32),
+    ([784, 100, 10], 512),
+    ([784, 256, 128, 10], 128),
+]
+
+
+def mnist_training_set():
+    try:
+        from nnscratch.datasets import load_mnist
+        x, y = load_mnist(validation_size=0).train
+        return x, y, "MNIST"
+    except Exception as error:  # the benchmark still runs, on data of the same shape
+        print(f"(real MNIST unavailable: {error}; using random data of the same shape)", file=sys.stderr)
+        rng = np.random.default_rng(0)
+        return rng.random((60000, 784), dtype=np.float32), rng.integers(0, 10, 60000), "random"
+
+
+class NnscratchRun:
+    name = "nnscratch"
+
+    def __init__(self, sizes, batch_size, x, y):
+        self.model = nn.Network(sizes, activation="relu", output=None, rng=0)
+        self.optimizer = nn.SGD(self.model, lr=0.1, momentum=0.9)
+        self.loss = nn.SoftmaxCrossEntropy()
+        self.batch_size, self.x, self.y = batch_size, x, y
+        self.rng = np.random.default_rng(0)
+
+    def epoch(self):
+        nn.fit(self.model, self.x, self.y, self.loss, self.optimizer, epochs=1, batch_size=self.batch_size,
+               rng=self.rng)
+
+
+class TorchRun:
+    name = "PyTorch"
+
+    def __init__(self, sizes, batch_size, x, y):
+        import torch
+        torch.manual_seed(0)
+        layers = []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+        self.torch = torch
+        self.model = torch.nn.Sequential(*layers[:-1])
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1, momentum=0.9)
+        self.loss = torch.nn.CrossEntropyLoss()
+        self.batch_size, self.x, self.y = batch_size, torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+
+    def epoch(self):
+        torch = self.torch
+        order = torch.randperm(len(self.x))
+        for start in range(0, len(self.x), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss(self.model(self.x[rows]), self.y[rows])
+            loss.backward()
+            self.optimizer.step()
+
+
+def seconds(function):
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def peak_memory_mib(run):
+    tracemalloc.start()
+    run.epoch()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2 ** 20
+
+
+def gemm_floor(sizes, batch_size, examples, repeats=20):
+    """Seconds per epoch if the matrix products ran at the rate measured on the same shapes, and nothing else ran."""
+    rng = np.random.default_rng(0)
+    products, flops = [], 0
+    for position, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        x = rng.random((batch_size, fan_in), dtype=np.float32)
+        W = rng.random((fan_in, fan_out), dtype=np.float32)
+        g = rng.random((batch_size, fan_out), dtype=np.float32)
+        products += [(x, W), (x.T, g)] + ([(g, W.T)] if position > 0 else [])
+        flops += 2 * batch_size * fan_in * fan_out * (3 if position > 0 else 2)
+    for a, b in products:  # warm up
+        a @ b
+    best = min(seconds(lambda: [a @ b for a, b in products]) for _ in range(repeats))
+    return best * examples / batch_size
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="epochs per framework and configuration")
+    parser.add_argument("--quick", action="store_true", help="the first configuration only")
+    args = parser.parse_args()
+    x, y, source = mnist_training_set()
+    try:
+        import torch
+        torch.set_num_threads(2)
+        frameworks = [NnscratchRun, TorchRun]
+        torch_version = torch.__version__
+    except ImportError:
+        frameworks, torch_version = [NnscratchRun], "not installed"
+    print(f"data: {source} {x.shape}, NumPy {np.__version__}, PyTorch {torch_version}, "
+          f"{args.repeats} interleaved epochs each\n")
+    header = (f"{'network':<20} {'batch':>5} {'nnscratch s':>11} {'PyTorch s':>9} {'ratio':>6} "
+              f"{'floor s':>7} {'vs floor':>8} {'peak MiB':>8}")
+    print(header)
+    print("-" * len(header))
+    for sizes, batch_size in CONFIGS[:1] if args.quick else CONFIGS:
+        runs = [framework(sizes, batch_size, x, y) for framework in frameworks]
+        for run in runs:
+            run.epoch()  # warm-up: first-touch allocations, thread pools
+        times = {run.name: [] for run in runs}
+        for repeat in range(args.repeats):
+            for run in runs if repeat % 2 == 0 else runs[::-1]:
+                times[run.name].append(seconds(run.epoch))
+        ours = statistics.median(times["nnscratch"])
+        theirs = statistics.median(times["PyTorch"]) if "PyTorch" in times else float("nan")
+        floor = gemm_floor(sizes, batch_size, len(x))
+        peak = peak_memory_mib(runs[0])
+        network = "-".join(map(str, sizes))
+        print(f"{network:<20} {batch_size:>5} {ours:>11.3f} {theirs:>9.3f} {ours / theirs:>6.2f} "
+              f"{floor:>7.3f} {ours / floor:>7.2f}x {peak:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()
