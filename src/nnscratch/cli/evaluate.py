@@ -1,0 +1,52 @@
+"""``nnscratch evaluate MODEL``: test accuracy, per-class precision and recall, and the confusion matrix."""
+from tabulate import tabulate
+
+from ..metrics import confusion_matrix, precision_recall
+from ..presets import DEFAULTS
+from ..serialization import load_model
+from ..training import evaluate
+from . import common
+from .common import check_fits, input_features
+from .console import architecture_line, percent
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser("evaluate", help="measure a saved model on a test set",
+                                   description=__doc__.splitlines()[0])
+    parser.add_argument("model", metavar="MODEL", help="a model file written by nnscratch train")
+    parser.add_argument("--dataset", help="data set to measure on (default: the one the model was trained on)")
+    parser.add_argument("--data", help="read the data set from this path instead of the cache")
+    parser.add_argument("--split", choices=["test", "validation", "train"], default="test",
+                        help="which split to measure (default: test)")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    model, metadata = load_model(args.model)
+    settings = dict(DEFAULTS)
+    settings.update((metadata.get("training") or {}).get("settings") or {})
+    settings.update({"dataset": args.dataset or metadata.get("dataset") or settings["dataset"], "train_size": None})
+    if args.data:
+        settings["data"] = args.data
+    if args.split == "validation" and not settings["validation_size"]:
+        settings["validation_size"] = DEFAULTS["validation_size"]
+    data = common.load_data(settings)
+    check_fits(input_features(model), None, data, f"the model in {args.model}")
+    x, y = dict(data.splits())[args.split]
+    output = model.predict_output(x[:1])
+    check_fits(None, output.shape[1], data, f"the model in {args.model}")
+    result = evaluate(model, x, y)
+    print(f"Model     {args.model}: {architecture_line(model, data.input_size)}")
+    print(f"Data      {data.name} {args.split} split, {len(x)} examples")
+    print(f"Accuracy  {result.correct} / {result.total} ({percent(result.accuracy)})\n")
+    predicted = model.predict(x)
+    confusion = confusion_matrix(predicted, y, data.num_classes)
+    precision, recall = precision_recall(confusion)
+    rows = [[name, percent(p), percent(r), int(count)]
+            for name, p, r, count in zip(data.class_names, precision, recall, confusion.sum(axis=1))]
+    print(tabulate(rows, headers=["class", "precision", "recall", "examples"], tablefmt="simple",
+                   disable_numparse=True))
+    print("\nConfusion matrix (rows: true class, columns: predicted class)")
+    print(tabulate([[name, *row] for name, row in zip(data.class_names, confusion.tolist())],
+                   headers=["", *data.class_names], tablefmt="simple"))
+    return 0

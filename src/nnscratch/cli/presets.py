@@ -1,0 +1,27 @@
+"""``nnscratch presets [NAME]``: the named recipes, what each reproduces and the accuracy to expect."""
+from tabulate import tabulate
+
+from ..presets import PRESETS, get_preset
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser("presets", help="list the training presets",
+                                   description=__doc__.splitlines()[0])
+    parser.add_argument("name", nargs="?", help="show one preset's settings in full")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    if args.name:
+        preset = get_preset(args.name)
+        print(f"{preset.name}: {preset.description}\nReproduces: {preset.reproduces}\n"
+              f"Expected: {preset.expected}; measured: {preset.measured}\n")
+        settings = preset.full_settings()
+        print(tabulate([[key, settings[key]] for key in settings], tablefmt="plain"))
+        print(f"\nTrain it with: nnscratch train --preset {preset.name}")
+        return 0
+    rows = [[preset.name, preset.reproduces, preset.expected, preset.measured] for preset in PRESETS.values()]
+    print(tabulate(rows, headers=["preset", "reproduces", "expected", "measured (test, wall time)"],
+                   tablefmt="simple", maxcolwidths=[None, 60, None, 30]))
+    print("\nDetails: nnscratch presets NAME; train one: nnscratch train --preset NAME")
+    return 0

@@ -1,0 +1,229 @@
+"""``nnscratch train``: build a network from flags or a preset, train it with progress, evaluate it, save it.
+
+The model goes to one ``.npz`` file (with the optimizer state, so ``--resume`` can continue the run) and its
+history to a JSON file beside it. Ctrl-C stops at once and still saves the best model so far.
+"""
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from ..presets import (DEFAULTS, PRESETS, SCHEDULES, RandomShift, build_loss, build_model, build_optimizer,
+                       get_preset)
+from ..serialization import load_checkpoint, save_model, write_json
+from ..training import History, evaluate, fit
+from . import CommandError
+from . import common
+from .common import PREPROCESSING, check_fits
+from .console import ConsoleProgress, banner, percent, results_table
+
+FLAGS = [  # (flag, setting, type, help); each default comes from presets.DEFAULTS and is shown in --help
+    ("--layers", "layers", str, "layer sizes, input first"),
+    ("--activation", "activation", str, "hidden activation: sigmoid, tanh, relu, leaky_relu"),
+    ("--output", "output", str, "output activation: none (logits), softmax, sigmoid or same (as hidden)"),
+    ("--loss", "loss", str, "softmax_cross_entropy, cross_entropy, quadratic, binary_cross_entropy"),
+    ("--init", "init", str, "weight initialiser: he, glorot, lecun, normal, uniform, zeros"),
+    ("--bias-init", "bias_init", str, "bias initialiser"),
+    ("--optimizer", "optimizer", str, "sgd, adam or adamw"),
+    ("--lr", "lr", float, "learning rate"),
+    ("--momentum", "momentum", float, "SGD momentum"),
+    ("--weight-decay", "weight_decay", float, "L2 weight decay"),
+    ("--schedule", "schedule", str, f"learning-rate schedule: {', '.join(SCHEDULES)}"),
+    ("--warmup", "warmup", float, "epochs of linear learning-rate warm-up"),
+    ("--dropout", "dropout", float, "dropout probability after each hidden layer"),
+    ("--batch-size", "batch_size", str, "examples per step, or 'full' for full-batch descent"),
+    ("--epochs", "epochs", int, "passes over the training set (with --resume: the total)"),
+    ("--patience", "patience", int, "stop after this many epochs without a better validation loss"),
+    ("--seed", "seed", int, "random seed: same seed, same run"),
+    ("--dataset", "dataset", str, "mnist, fashion-mnist, kmnist, emnist-digits, emnist-letters or lines"),
+    ("--data", "data", str, "read the data set from this path instead of the cache"),
+    ("--validation-size", "validation_size", int, "training examples held out for validation"),
+    ("--train-size", "train_size", int, "train on only the first N examples (lines: how many to draw)"),
+    ("--augment", "augment", int, "shift training images randomly by up to N pixels"),
+]
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser("train", help="train a network (flags or --preset) and save it",
+                                   description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", help=f"start from a preset ({', '.join(PRESETS)}); flags override it")
+    for flag, setting, kind, text in FLAGS:
+        default = DEFAULTS[setting]
+        shown = ",".join(map(str, default)) if isinstance(default, list) else default
+        parser.add_argument(flag, dest=setting, type=kind, default=None, help=f"{text} (default: {shown})")
+    parser.add_argument("--no-shuffle", dest="shuffle", action="store_false", default=None,
+                        help="take the batches in file order (default: shuffle every epoch)")
+    parser.add_argument("--report-test-each-epoch", dest="report_test_each_epoch", action="store_true",
+                        default=None, help="show the test accuracy on every epoch line, as Nielsen's network did")
+    parser.add_argument("--evaluate-before", dest="evaluate_before", action="store_true", default=None,
+                        help="print the test accuracy before training too")
+    parser.add_argument("--out", metavar="MODEL", help="model file to write (default: models/PRESET.npz or "
+                        "models/model.npz); the history goes beside it as .history.json")
+    parser.add_argument("--resume", metavar="MODEL", help="continue the run saved in MODEL, optimizer included")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, only the epoch lines")
+    parser.set_defaults(run=run)
+
+
+def given_settings(args):
+    """The settings named on the command line (flags left out are None)."""
+    names = [setting for _, setting, _, _ in FLAGS] + ["shuffle", "report_test_each_epoch", "evaluate_before"]
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def parse_settings(settings):
+    """Check and convert the settings that come as text, and the ranges of the numbers."""
+    settings = dict(settings)
+    if isinstance(settings["layers"], str):
+        try:
+            settings["layers"] = [int(size) for size in settings["layers"].split(",")]
+        except ValueError:
+            raise CommandError(f"--layers expects sizes like 784,100,10, got {settings['layers']!r}") from None
+    if len(settings["layers"]) < 2 or min(settings["layers"]) < 1:
+        raise CommandError(f"--layers needs at least two positive sizes, got {settings['layers']}")
+    batch_size = settings["batch_size"]
+    if batch_size != "full":
+        try:
+            settings["batch_size"] = batch_size = int(batch_size)
+        except ValueError:
+            raise CommandError(f"--batch-size expects a number or 'full', got {batch_size!r}") from None
+        if batch_size < 1:
+            raise CommandError(f"--batch-size must be at least 1, got {batch_size}")
+    checks = [("lr", settings["lr"] > 0 and math.isfinite(settings["lr"]), "must be positive"),
+              ("epochs", settings["epochs"] >= 1, "must be at least 1"),
+              ("momentum", settings["momentum"] >= 0, "must be >= 0"),
+              ("weight-decay", settings["weight_decay"] >= 0, "must be >= 0"),
+              ("dropout", 0 <= settings["dropout"] < 1, "must be in [0, 1)"),
+              ("augment", settings["augment"] >= 0, "must be >= 0"),
+              ("warmup", settings["warmup"] >= 0, "must be >= 0"),
+              ("patience", settings["patience"] is None or settings["patience"] >= 1, "must be at least 1")]
+    for name, ok, rule in checks:
+        if not ok:
+            raise CommandError(f"--{name} {rule}, got {settings[name.replace('-', '_')]}")
+    return settings
+
+
+def run(args):
+    started = time.perf_counter()
+    if args.resume:
+        model, settings, history, optimizer_state, best_accuracy, rng = resume_from(args)
+    else:
+        preset = get_preset(args.preset).settings if args.preset else {}
+        settings = parse_settings({**DEFAULTS, **preset, **given_settings(args)})
+        settings["preset"] = args.preset
+        model, history, optimizer_state, best_accuracy = None, History(), None, -1.0
+        rng = np.random.default_rng(settings["seed"])
+    out = args.out or args.resume or os.path.join("models", f"{args.preset or 'model'}.npz")
+    data = common.load_data(settings)
+    layers = settings["layers"]
+    check_fits(layers[0], layers[-1], data, f"--layers {','.join(map(str, layers))}")
+    if model is None:
+        model = build_model(settings, np.random.default_rng(settings["seed"]))
+    loss, optimizer = build_loss(settings), build_optimizer(settings, model)
+    if optimizer_state:
+        optimizer.load_state_dict(optimizer_state)
+    epochs_left = settings["epochs"] - len(history)
+    if epochs_left < 1:
+        raise CommandError(f"{args.resume} has already trained for {len(history)} epochs; pass --epochs with "
+                           f"a larger total to train further")
+    banner(model, data, settings)
+    if settings["evaluate_before"]:
+        report("Before training", evaluate(model, *data.test, loss))
+
+    tracker = BestTracker(model, rng, best_accuracy)
+    test_each_epoch = (lambda: evaluate(model, *data.test, loss)) if settings["report_test_each_epoch"] else None
+    progress = ConsoleProgress(settings["epochs"], quiet=args.quiet, test_every_epoch=test_each_epoch,
+                               on_record=tracker.update)
+    batch_size = len(data.train[0]) if settings["batch_size"] == "full" else settings["batch_size"]
+    print(f"\nTraining for {epochs_left} epochs" + (f" (from epoch {len(history) + 1})" if len(history) else ""))
+    history = fit(model, *data.train, loss, optimizer, epochs=epochs_left, batch_size=batch_size,
+                  shuffle=settings["shuffle"], validation_data=data.validation, patience=settings["patience"],
+                  callback=progress, rng=rng,
+                  history=history, transform=RandomShift(settings["augment"]) if settings["augment"] else None)
+    progress.close_bar()
+    if settings["patience"] is None:
+        tracker.restore()
+    else:
+        tracker.best_epoch = history.best_epoch or tracker.best_epoch
+    if history.interrupted and not len(history):
+        print("Interrupted before the first epoch ended: nothing was saved.", file=sys.stderr)
+        return 130
+    if history.interrupted:
+        print(f"\nInterrupted during epoch {len(history) + 1}; keeping the best model so far "
+              f"(epoch {tracker.best_epoch or len(history)}).")
+    results = final_results(model, data, loss)
+    if settings["evaluate_before"]:
+        report("After training", results["test"])
+    model_path, history_path = save_run(out, model, settings, history, optimizer, data, results, tracker,
+                                        time.perf_counter() - started)
+    print(f"Saved the model to {model_path} and its history to {history_path}")
+    if history.interrupted:
+        print(f"Continue with: nnscratch train --resume {model_path}")
+        return 130
+    return 0
+
+
+def resume_from(args):
+    """The model, settings, history and optimizer state of a run saved by ``nnscratch train``."""
+    model, metadata, optimizer_state = load_checkpoint(args.resume)
+    training = metadata.get("training")
+    if not isinstance(training, dict) or "settings" not in training or "history" not in training:
+        raise CommandError(f"{args.resume} holds no training run to resume (it was not saved by nnscratch train)")
+    given = given_settings(args)
+    fixed = sorted(set(given) & {"layers", "activation", "output", "dropout", "dataset"})
+    if fixed:
+        raise CommandError(f"--resume keeps the saved network and data; cannot change {', '.join(fixed)}")
+    settings = parse_settings({**DEFAULTS, **training["settings"], **given})
+    history = History.from_dict(training["history"])
+    rng = np.random.default_rng(settings["seed"])
+    if training.get("rng_state"):
+        rng.bit_generator.state = training["rng_state"]  # the shuffling goes on as if never stopped
+    return model, settings, history, optimizer_state, metadata.get("validation_accuracy") or -1.0, rng
+
+
+class BestTracker:
+    """Keeps a copy of the weights of the epoch with the best validation accuracy, to restore at the end, and
+    the state of the shuffling generator after the last whole epoch, so that a resumed run draws the same."""
+
+    def __init__(self, model, rng, best_accuracy=-1.0):
+        self.model, self.best_accuracy, self.best_epoch, self.state = model, best_accuracy, None, None
+        self.rng, self.rng_state = rng, rng.bit_generator.state
+
+    def update(self, record):
+        self.rng_state = self.rng.bit_generator.state
+        accuracy = record.get("val_accuracy")
+        if accuracy is not None and accuracy > self.best_accuracy:
+            self.best_accuracy, self.best_epoch, self.state = accuracy, record["epoch"], self.model.state_dict()
+
+    def restore(self):
+        if self.state is not None:
+            self.model.load_state_dict(self.state)
+
+
+def report(when, result):
+    print(f"{when}: test accuracy {result.correct} / {result.total} ({percent(result.accuracy)})")
+
+
+def final_results(model, data, loss):
+    """Loss and accuracy of the final model on every split, printed as a table."""
+    results = {name: evaluate(model, x, y, loss) for name, (x, y) in data.splits() if x is not None}
+    print("\n" + results_table([(name.capitalize(), result) for name, result in results.items()]))
+    return results
+
+
+def save_run(out, model, settings, history, optimizer, data, results, tracker, seconds):
+    """Write the model (with optimizer state and the run) and the history JSON beside it."""
+    root = out[:-4] if out.endswith(".npz") else out
+    history_path = root + ".history.json"
+    accuracies = {f"{name}_accuracy": result.accuracy for name, result in results.items()}
+    metadata = {"dataset": data.name, "input_shape": [data.input_size], "class_names": data.class_names,
+                "preprocessing": PREPROCESSING, "seed": settings["seed"], "preset": settings.get("preset"),
+                **accuracies, "best_epoch": tracker.best_epoch, "epochs_trained": len(history),
+                "training": {"settings": settings, "history": history.to_dict(), "rng_state": tracker.rng_state}}
+    save_model(out, model, metadata, optimizer_state=optimizer.state_dict())
+    write_json(history_path, {
+        "model": out, "settings": settings, "history": history.to_dict(), "best_epoch": tracker.best_epoch,
+        "results": {name: result._asdict() for name, result in results.items()},
+        "timings": {"total_seconds": seconds, "epoch_seconds": history["seconds"]}})
+    return out, history_path

@@ -1,0 +1,72 @@
+"""Presets: each builds the network it describes, and the shift augmentation moves images as it says."""
+import numpy as np
+import pytest
+
+from nnscratch import SGD, Adam, CosineDecay, Dropout, Linear, Quadratic, Sigmoid, SoftmaxCrossEntropy
+from nnscratch.presets import (DEFAULTS, PRESETS, RandomShift, build_loss, build_model, build_optimizer,
+                               get_preset)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_builds_its_layer_sizes(name):
+    preset = PRESETS[name]
+    assert set(preset.settings) <= set(DEFAULTS), set(preset.settings) - set(DEFAULTS)
+    settings = preset.full_settings()
+    model = preset.build()
+    sizes = [(layer.in_features, layer.out_features) for layer in model if isinstance(layer, Linear)]
+    assert sizes == list(zip(settings["layers"][:-1], settings["layers"][1:]))
+    assert all(array.dtype == np.float32 for array in model.parameters().values())
+    assert preset.description and preset.reproduces and preset.expected and preset.measured
+
+
+def test_nielsen_is_sigmoid_everywhere_quadratic_normal_sgd():
+    settings = get_preset("nielsen").full_settings()
+    model = build_model(settings, np.random.default_rng(0))
+    assert [type(layer).__name__ for layer in model] == ["Linear", "Sigmoid", "Linear", "Sigmoid"]
+    assert isinstance(model[-1], Sigmoid) and isinstance(build_loss(settings), Quadratic)
+    weights = model[0].params["W"]
+    assert 0.95 < weights.std() < 1.05, f"N(0, 1) weights expected, got std {weights.std():.3f}"
+    optimizer = build_optimizer(settings, model)
+    assert isinstance(optimizer, SGD) and optimizer.lr == 3.0 and optimizer.momentum == 0.0
+    assert settings["batch_size"] == 10 and settings["epochs"] == 15 and settings["report_test_each_epoch"]
+
+
+def test_mlp_large_uses_dropout_adam_cosine_and_shifts():
+    settings = get_preset("mlp-large").full_settings()
+    model = build_model(settings, np.random.default_rng(0))
+    assert sum(isinstance(layer, Dropout) for layer in model) == len(settings["layers"]) - 2
+    assert isinstance(build_loss(settings), SoftmaxCrossEntropy)
+    optimizer = build_optimizer(settings, model)
+    assert isinstance(optimizer, Adam) and isinstance(optimizer.schedule, CosineDecay)
+    assert settings["augment"] > 0
+
+
+def test_unknown_preset_lists_known_ones():
+    with pytest.raises(ValueError, match="unknown preset 'x'; known: nielsen, nielsen-eta10"):
+        get_preset("x")
+
+
+def test_random_shift_moves_each_image_by_its_own_offset_and_fills_with_zeros():
+    rng = np.random.default_rng(3)
+    images = rng.random((50, 28, 28), dtype=np.float32)
+    shift = RandomShift(2)
+    shifted = shift(images.reshape(50, 784), np.random.default_rng(7)).reshape(50, 28, 28)
+    offsets = np.random.default_rng(7).integers(0, 5, size=(2, 50)) - 2  # the draws RandomShift makes
+    for n in range(50):
+        dy, dx = offsets[:, n]
+        expected = np.zeros((32, 32), np.float32)
+        expected[2 - dy:30 - dy, 2 - dx:30 - dx] = images[n]
+        np.testing.assert_array_equal(shifted[n], expected[2:30, 2:30], err_msg=f"image {n}, shift {dy, dx}")
+    assert shifted.dtype == np.float32
+    assert len({tuple(offset) for offset in offsets.T}) > 5, "the shifts should vary between images"
+
+
+def test_schedules_and_bad_names():
+    settings = {**DEFAULTS, "schedule": "step", "lr": 1.0, "epochs": 9}
+    model = build_model(settings, np.random.default_rng(0))
+    optimizer = build_optimizer(settings, model)
+    assert [optimizer.schedule(epoch) for epoch in (0, 2.9, 3, 6)] == pytest.approx([1.0, 1.0, 0.1, 0.01])
+    with pytest.raises(ValueError, match="unknown schedule 'wavy'"):
+        build_optimizer({**settings, "schedule": "wavy"}, model)
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        build_optimizer({**settings, "optimizer": "rmsprop"}, model)
