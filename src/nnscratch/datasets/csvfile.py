@@ -1,0 +1,108 @@
+"""MNIST as CSV, the Kaggle way: one image per line, the label first and then 784 pixel values 0..255.
+
+The header is ``label,1x1,1x2,...,28x28`` (the Kaggle "MNIST in CSV" files) or ``label,pixel0,...,pixel783``
+(the Kaggle "Digit Recognizer" files); a file without a header also loads. Parsing is vectorised over the
+bytes of the file: every cell must be a whole number of at most three digits, and every line must have 785
+cells, or the error says which line and column is wrong.
+"""
+import numpy as np
+
+from .errors import DataError
+from .files import atomic_write
+
+COLUMNS = 785
+COMMA, NEWLINE, ZERO = ord(","), ord("\n"), ord("0")
+KAGGLE_HEADER = "label," + ",".join(f"{row}x{col}" for row in range(1, 29) for col in range(1, 29))
+
+
+def parse_csv(data, name="CSV data"):
+    """Decode CSV bytes into (pixels int64 (N, 784), labels int64 (N,))."""
+    text = np.frombuffer(data, np.uint8)
+    text = text[text != ord("\r")]
+    first_line_end = int(np.argmax(text == NEWLINE)) if NEWLINE in text else len(text)
+    line_offset = 1
+    if len(text) and not (ZERO <= text[0] <= ZERO + 9):  # a header line
+        header_cells = int(np.count_nonzero(text[:first_line_end] == COMMA)) + 1
+        if header_cells != COLUMNS:
+            raise DataError(f"{name}: the header has {header_cells} columns, expected {COLUMNS} "
+                            f"(label and 784 pixels)")
+        text, line_offset = text[first_line_end + 1:], 2
+    end = len(text)
+    while end and text[end - 1] in (NEWLINE, ord(" ")):
+        end -= 1
+    if end == 0:
+        raise DataError(f"{name}: no data rows")
+    text = np.append(text[:end], np.uint8(NEWLINE))
+    return _parse_body(text, name, line_offset)
+
+
+def _locate(text, position, line_offset):
+    """1-based line and column of byte ``position``."""
+    line = int(np.count_nonzero(text[:position] == NEWLINE))
+    line_start = int(np.flatnonzero(text[:position] == NEWLINE)[-1]) + 1 if line else 0
+    column = int(np.count_nonzero(text[line_start:position] == COMMA)) + 1
+    return line + line_offset, column
+
+
+def _parse_body(text, name, line_offset):
+    is_separator = (text == COMMA) | (text == NEWLINE)
+    is_digit = (text >= ZERO) & (text <= ZERO + 9)
+    bad = np.flatnonzero(~(is_separator | is_digit))
+    if bad.size:
+        line, column = _locate(text, bad[0], line_offset)
+        cell_end = bad[0] + int(np.argmax(is_separator[bad[0]:]))
+        cell_start = int(np.flatnonzero(is_separator[:bad[0]])[-1]) + 1 if is_separator[:bad[0]].any() else 0
+        cell = bytes(text[cell_start:cell_end]).decode("latin-1")
+        raise DataError(f"{name}: line {line}, column {column}: {cell!r} is not a whole number 0..255")
+    ends = np.flatnonzero(is_separator)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    lengths = ends - starts
+    line_ends = np.flatnonzero(text[ends] == NEWLINE)
+    cells_per_line = np.diff(np.concatenate([[-1], line_ends]))
+    wrong = np.flatnonzero(cells_per_line != COLUMNS)
+    if wrong.size:
+        raise DataError(f"{name}: line {wrong[0] + line_offset} has {cells_per_line[wrong[0]]} columns, "
+                        f"expected {COLUMNS} (label and 784 pixels)")
+    for problem, mask in (("an empty cell", lengths == 0), ("a number above 255", lengths > 3)):
+        if mask.any():
+            line, column = _locate(text, starts[np.argmax(mask)], line_offset)
+            raise DataError(f"{name}: line {line}, column {column} holds {problem}")
+    digits = text.astype(np.int64) - ZERO
+    values = digits[ends - 1]
+    values += np.where(lengths >= 2, 10 * digits[np.maximum(ends - 2, 0)], 0)
+    values += np.where(lengths >= 3, 100 * digits[np.maximum(ends - 3, 0)], 0)
+    table = values.reshape(-1, COLUMNS)
+    return table[:, 1:], table[:, 0]
+
+
+def read_csv(path):
+    """Read a CSV file of MNIST rows: (pixels (N, 784), labels (N,))."""
+    with open(path, "rb") as file:
+        return parse_csv(file.read(), str(path))
+
+
+def encode_csv(x, y, header=KAGGLE_HEADER):
+    """Return CSV bytes for uint8 images ``x`` (N, 28, 28) or (N, 784) and labels ``y`` (N,), vectorised."""
+    cells = np.concatenate([np.asarray(y, np.int64).reshape(-1, 1),
+                            np.asarray(x, np.int64).reshape(len(y), -1)], axis=1)
+    if cells.size and (cells.min() < 0 or cells.max() > 999):
+        raise DataError(f"CSV writer expected values 0..999, got {cells.min()}..{cells.max()}")
+    separators = np.full(cells.shape, COMMA, np.uint8)
+    separators[:, -1] = NEWLINE
+    values, separators = cells.ravel(), separators.ravel()
+    widths = 1 + (values >= 10) + (values >= 100)
+    offsets = np.cumsum(widths + 1) - (widths + 1)
+    out = np.empty(int((widths + 1).sum()), np.uint8)
+    out[offsets + widths] = separators
+    out[offsets + widths - 1] = values % 10 + ZERO
+    tens = widths >= 2
+    out[(offsets + widths - 2)[tens]] = (values[tens] // 10) % 10 + ZERO
+    hundreds = widths == 3
+    out[offsets[hundreds]] = values[hundreds] // 100 + ZERO
+    return (header + "\n").encode() + out.tobytes()
+
+
+def write_csv(path, x, y, header=KAGGLE_HEADER):
+    """Write images and labels as a Kaggle-style CSV file, atomically."""
+    with atomic_write(path) as file:
+        file.write(encode_csv(x, y, header))
