@@ -49,20 +49,31 @@ class MaxPool2D(Pool2D):
         out_shape = self.output_shape(x)
         views = window_views(x, self.kernel_size, self.stride, out_shape)
         y = views[0][2].copy(order="K")                # keeps the input's memory layout
-        self.argmax = np.zeros_like(y, dtype=np.uint8 if len(views) < 256 else np.int32)
-        for offset, (_, _, view) in enumerate(views[1:], start=1):
-            larger = view > y                         # strictly: ties keep the first maximum, as in PyTorch
-            np.copyto(y, view, where=larger)
-            np.copyto(self.argmax, offset, where=larger)
-        self.x = x
+        for _, _, view in views[1:]:
+            np.maximum(y, view, out=y)
+        self.x, self.y = x, y
         return y
 
     def backward(self, grad_out):
-        """The maximum is the only input that moved the output: dL/dx = dL/dy at each window's argmax, else 0."""
+        """The maximum is the only input that moved the output: dL/dx = dL/dy at each window's argmax, else 0.
+        Where several inputs tie for the maximum, the first in the window takes it all, as in PyTorch."""
         grad_x = np.zeros_like(self.x, dtype=grad_out.dtype)
-        out_shape = grad_out.shape[2:]
-        for offset, (_, _, view) in enumerate(window_views(grad_x, self.kernel_size, self.stride, out_shape)):
-            view += np.where(self.argmax == offset, grad_out, 0)
+        out_shape = self.y.shape[2:]
+        overlapping = any(stride < kernel for stride, kernel in zip(self.stride, self.kernel_size))
+        inputs = window_views(self.x, self.kernel_size, self.stride, out_shape)
+        grads = window_views(grad_x, self.kernel_size, self.stride, out_shape)
+        claimed = None
+        for (_, _, view), (_, _, grad_view) in zip(inputs, grads):
+            is_argmax = view == self.y
+            if claimed is None:
+                claimed = is_argmax
+            else:
+                is_argmax &= ~claimed
+                claimed |= is_argmax
+            if overlapping:
+                grad_view += grad_out * is_argmax
+            else:
+                np.multiply(grad_out, is_argmax, out=grad_view)
         return grad_x
 
 

@@ -1,0 +1,114 @@
+"""Conv2D: numerical gradients, a naive loop reference, PyTorch with copied weights, and the Layer contract."""
+import numpy as np
+import pytest
+
+from gradcheck import check_layer_gradients
+from naive_layers import conv2d, conv2d_backward
+from nnscratch.layers import LAYERS, Conv2D, Flatten, Linear, MaxPool2D, ReLU
+from nnscratch.network import Sequential
+
+CASES = [  # (in_channels, out_channels, kernel, stride, padding, input height, input width)
+    (1, 3, 3, 1, 0, 5, 5),
+    (2, 3, 3, 1, 1, 5, 4),
+    (2, 2, (3, 2), (2, 1), (1, 0), 6, 5),
+    (3, 2, 2, 2, 0, 4, 6),
+]
+
+
+def make(case, seed=0, dtype=np.float64):
+    in_channels, out_channels, kernel, stride, padding, height, width = case
+    rng = np.random.default_rng(seed)
+    conv = Conv2D(in_channels, out_channels, kernel, stride, padding, bias_init="normal", rng=rng, dtype=dtype)
+    x = rng.standard_normal((2, in_channels, height, width)).astype(dtype)
+    return conv, x
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_gradients_match_central_differences(case):
+    conv, x = make(case)
+    check_layer_gradients(conv, x)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_matches_naive_loops(case):
+    conv, x = make(case)
+    y = conv.forward(x)
+    expected = conv2d(x, conv.params["W"], conv.params["b"], conv.stride, conv.padding)
+    assert y.shape == expected.shape, f"output shape {y.shape}, expected {expected.shape}"
+    np.testing.assert_allclose(y, expected, rtol=1e-10, atol=1e-12)
+    grad_out = np.random.default_rng(1).standard_normal(y.shape)
+    grad_x = conv.backward(grad_out)
+    expected_x, expected_W, expected_b = conv2d_backward(x, conv.params["W"], grad_out, conv.stride, conv.padding)
+    np.testing.assert_allclose(grad_x, expected_x, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(conv.grads["W"], expected_W, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(conv.grads["b"], expected_b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_matches_pytorch_with_copied_weights(case):
+    torch = pytest.importorskip("torch")
+    conv, x = make(case, dtype=np.float32)
+    reference = torch.nn.Conv2d(*case[:2], case[2], stride=case[3], padding=case[4])
+    with torch.no_grad():
+        reference.weight.copy_(torch.from_numpy(conv.params["W"]))
+        reference.bias.copy_(torch.from_numpy(conv.params["b"]))
+    x_torch = torch.from_numpy(x).requires_grad_(True)
+    y_torch = reference(x_torch)
+    y = conv.forward(x)
+    assert y.shape == tuple(y_torch.shape) and y.dtype == np.float32, f"got {y.shape} {y.dtype}"
+    np.testing.assert_allclose(y, y_torch.detach().numpy(), rtol=1e-5, atol=1e-5)
+    grad_out = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
+    y_torch.backward(torch.from_numpy(grad_out))
+    np.testing.assert_allclose(conv.backward(grad_out), x_torch.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(conv.grads["W"], reference.weight.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(conv.grads["b"], reference.bias.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_backward_overwrites_gradients_and_can_skip_the_input_gradient():
+    conv, x = make(CASES[1])
+    grad_out = np.ones(conv.forward(x).shape)
+    conv.backward(grad_out)
+    first = conv.grads["W"].copy()
+    conv.forward(x)
+    conv.backward(grad_out)
+    np.testing.assert_array_equal(conv.grads["W"], first)
+    conv.needs_input_grad = False
+    conv.forward(x)
+    assert conv.backward(grad_out) is None
+    np.testing.assert_array_equal(conv.grads["W"], first)
+
+
+def test_float32_in_float32_out_and_outputs_are_not_shared_between_calls():
+    conv, x = make(CASES[1], dtype=np.float32)
+    first = conv.forward(x)
+    second = conv.forward(x[::-1].copy())
+    assert first.dtype == np.float32 and conv.backward(np.ones_like(second)).dtype == np.float32
+    np.testing.assert_allclose(first[::-1], second, rtol=1e-6)   # the first result was not overwritten
+
+
+def test_bad_input_gives_clear_errors():
+    conv = Conv2D(3, 4, 5)
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, 3, H, W\), got shape \(2, 1, 28, 28\)"):
+        conv.forward(np.zeros((2, 1, 28, 28), dtype=np.float32))
+    with pytest.raises(ValueError, match="does not fit"):
+        conv.forward(np.zeros((2, 3, 4, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match="kernel_size must be an integer or a pair"):
+        Conv2D(1, 1, "five")
+    with pytest.raises(ValueError, match="stride >= 1"):
+        Conv2D(1, 1, 3, stride=0)
+
+
+def test_config_rebuilds_the_layer_and_state_dict_has_dotted_keys():
+    conv = Conv2D(2, 4, (3, 5), stride=(1, 2), padding=1, rng=0)
+    rebuilt = LAYERS["Conv2D"](**conv.config())
+    assert rebuilt.config() == conv.config() and rebuilt.params["W"].shape == (4, 2, 3, 5)
+    model = Sequential(Conv2D(1, 2, 3, rng=0), ReLU(), MaxPool2D(2), Flatten(), Linear(2 * 3 * 3, 10, rng=0))
+    assert sorted(model.state_dict()) == ["0.W", "0.b", "4.W", "4.b"]
+    assert model.forward(np.zeros((5, 1, 8, 8), dtype=np.float32)).shape == (5, 10)
+
+
+def test_small_network_gradient_through_conv_pool_and_dense():
+    rng = np.random.default_rng(3)
+    model = Sequential(Conv2D(1, 2, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2), Conv2D(2, 2, 2, rng=rng),
+                       Flatten(), Linear(2 * 2 * 2, 3, rng=rng))
+    check_layer_gradients(model, rng.standard_normal((2, 1, 6, 6)), rtol=1e-5, atol=1e-7)
