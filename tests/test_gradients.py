@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import nnscratch as nn
+from nnscratch import layers
 from gradcheck import assert_close, check_layer_gradients, check_loss_gradient, numerical_gradient
 
 
@@ -28,6 +29,15 @@ CASES = {
                                          nn.Sequential(nn.Sigmoid(), nn.Linear(4, 3, rng=3)), nn.Softmax()),
                    (4, 6)),
     "Network": (lambda: nn.Network([4, 7, 3], activation="relu", output="softmax", rng=5), (3, 4)),
+    "Conv2D": (lambda: layers.Conv2D(2, 3, 3, padding=1, bias_init="normal", rng=1), (2, 2, 5, 5)),
+    "Conv2D, strided": (lambda: layers.Conv2D(2, 3, (3, 2), stride=2, rng=1), (2, 2, 6, 5)),
+    "MaxPool2D": (layers.MaxPool2D, (2, 3, 4, 4)),
+    "AvgPool2D": (lambda: layers.AvgPool2D(3, stride=1), (2, 2, 4, 5)),
+    "GlobalAvgPool": (layers.GlobalAvgPool, (2, 3, 4, 4)),
+    "BatchNorm, dense": (lambda: layers.BatchNorm(5), (6, 5)),
+    "BatchNorm, convolutional": (lambda: layers.BatchNorm(2), (3, 2, 3, 3)),
+    "CNN": (lambda: nn.Sequential(layers.Conv2D(1, 2, 3, rng=1), layers.BatchNorm(2), nn.ReLU(),
+                                  layers.MaxPool2D(2), nn.Flatten(), nn.Linear(8, 3, rng=2)), (2, 1, 6, 6)),
 }
 
 
