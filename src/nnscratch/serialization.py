@@ -85,7 +85,8 @@ def load_checkpoint(path, custom_layers=None):
         raise ModelFileError(f"{path}: the architecture and metadata must be JSON objects")
     dtype = architecture.get("dtype", "float32")
     if dtype not in FLOAT_DTYPES:
-        raise ModelFileError(f"{path}: unsupported parameter dtype {dtype!r}; expected one of {', '.join(FLOAT_DTYPES)}")
+        raise ModelFileError(f"{path}: unsupported parameter dtype {dtype!r}; "
+                             f"expected one of {', '.join(FLOAT_DTYPES)}")
     try:
         model = model_from_config(architecture, custom_layers)
     except ModelFileError as error:

@@ -136,7 +136,9 @@ def run(args):
     progress = ConsoleProgress(settings["epochs"], quiet=args.quiet, test_every_epoch=test_each_epoch,
                                on_record=tracker.update)
     batch_size = len(data.train[0]) if settings["batch_size"] == "full" else settings["batch_size"]
-    print(f"\nTraining for {epochs_left} epochs" + (f" (from epoch {len(history) + 1})" if len(history) else ""))
+    plural = "s" if epochs_left > 1 else ""
+    start = f" (from epoch {len(history) + 1})" if history.epochs else ""
+    print(f"\nTraining for {epochs_left} epoch{plural}{start}")
     history = fit(model, *data.train, loss, optimizer, epochs=epochs_left, batch_size=batch_size,
                   shuffle=settings["shuffle"], validation_data=data.validation, patience=settings["patience"],
                   callback=progress, rng=rng,
