@@ -67,21 +67,25 @@ def bilinear(images, source_y, source_x):
     """Sample each image at fractional (y, x) positions, weighting the four neighbouring pixels by nearness;
     positions outside the image read 0."""
     count, height, width = images.shape
-    padded = np.zeros((count, height + 2, width + 2), dtype=images.dtype)     # a ring of background
-    padded[:, 1:-1, 1:-1] = images
+    # A ring of background, one pixel wide before the image and two after, so that every clipped position
+    # has all four neighbours inside the array.
+    padded = np.zeros((count, height + 3, width + 3), dtype=images.dtype)
+    padded[:, 1:height + 1, 1:width + 1] = images
     flat = padded.reshape(-1)
+    # Clipping to [-1, size] moves far-away positions onto the ring, where every neighbour that has weight is 0.
+    source_y = np.clip(source_y, -1, height)
+    source_x = np.clip(source_x, -1, width)
     top = np.floor(source_y)
     left = np.floor(source_x)
     weight_y = source_y - top
     weight_x = source_x - left
-    # +1 for the ring; clipping sends anything further out onto the ring, which is 0.
-    top, left = top.astype(np.intp) + 1, left.astype(np.intp) + 1
-    bottom = np.clip(top + 1, 0, height + 1)
-    right = np.clip(left + 1, 0, width + 1)
-    top = np.clip(top, 0, height + 1)
-    left = np.clip(left, 0, width + 1)
-    base = (np.arange(count) * ((height + 2) * (width + 2))).reshape(count, 1, 1)
-    row_top, row_bottom = base + top * (width + 2), base + bottom * (width + 2)
-    upper = flat.take(row_top + left) * (1 - weight_x) + flat.take(row_top + right) * weight_x
-    lower = flat.take(row_bottom + left) * (1 - weight_x) + flat.take(row_bottom + right) * weight_x
-    return upper * (1 - weight_y) + lower * weight_y
+    stride = width + 3
+    index_type = np.int32 if flat.size < 2**31 else np.intp          # smaller indices are faster to build
+    base = (np.arange(count, dtype=index_type) * ((height + 3) * stride) + stride + 1).reshape(count, 1, 1)
+    corner = (top * stride + left).astype(index_type)                   # exact: small whole numbers
+    corner += base
+    upper_left, upper_right = flat.take(corner), flat.take(corner + 1)
+    lower_left, lower_right = flat.take(corner + stride), flat.take(corner + stride + 1)
+    upper = upper_left + (upper_right - upper_left) * weight_x
+    lower = lower_left + (lower_right - lower_left) * weight_x
+    return upper + (lower - upper) * weight_y
