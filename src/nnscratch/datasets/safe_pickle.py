@@ -2,7 +2,7 @@
 
 A pickle is a small program: loading one with ``pickle.load`` runs whatever callables it names. This module
 unpickles through an ``Unpickler`` whose ``find_class`` admits only what NumPy needs to rebuild an array
-(``ndarray``, ``dtype`` and the reconstruction helper) and refuses every other name before it is looked up,
+(``ndarray``, ``dtype``, the reconstruction helper, and a latin-1-only stand-in for ``_codecs.encode``) and refuses every other name before it is looked up,
 so a hostile file raises ``DataError`` and nothing in it runs.
 
 The file holds ``((train_x, train_y), (validation_x, validation_y), (test_x, test_y))``: float32 images of
@@ -27,6 +27,13 @@ RECONSTRUCTORS = {
 }
 
 
+def _latin1_encode(text, encoding="utf-8"):
+    # Python 3 writes the bytes of an array into a protocol-2 pickle as _codecs.encode(text, "latin1").
+    if not isinstance(text, str) or encoding != "latin1":
+        raise pickle.UnpicklingError(f"it calls _codecs.encode with {encoding!r}, and only 'latin1' is allowed")
+    return text.encode("latin1")
+
+
 def _numpy_helper(module, name):
     # Import the real helper from whichever of numpy.core / numpy._core this NumPy has, without going
     # through the deprecated numpy.core alias.
@@ -43,6 +50,8 @@ class ArrayUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) in ALLOWED_GLOBALS:
             return ALLOWED_GLOBALS[(module, name)]
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_encode
         if (module, name) in RECONSTRUCTORS:
             return _numpy_helper(module, name)
         raise pickle.UnpicklingError(f"it refers to {module}.{name}, and only NumPy arrays are allowed")
