@@ -14,7 +14,7 @@ import numpy as np
 
 from .arrays import RawData, check_raw, digest
 from .cache import cache_info, cache_path, default_cache_dir, read_cache, write_cache
-from .download import download
+from .http_download import download
 from .errors import DataError
 from .lines import LINE_CLASS_NAMES, make_lines
 from .local import read_idx_files, read_path, read_zip
@@ -117,7 +117,7 @@ def _manual_help(spec):
 
 def to_float(x):
     """Scale uint8 pixels to float32 in [0, 1]: x / 255, the one scaling used everywhere."""
-    return np.multiply(x, np.float32(1.0 / 255.0), dtype=np.float32)
+    return np.divide(x, np.float32(255.0), dtype=np.float32)
 
 
 def load_dataset(name, path=None, validation_size=10000, shape="flat", cache_dir=None, download=True):
