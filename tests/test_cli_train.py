@@ -115,7 +115,7 @@ def test_resume_continues_where_it_stopped(tmp_path, toy_data, capsys):
     assert metadata["epochs_trained"] == 4
     reference, _ = load_model(one_go)
     for key, value in reference.state_dict().items():
-        np.testing.assert_allclose(resumed.state_dict()[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
+        np.testing.assert_array_equal(resumed.state_dict()[key], value, err_msg=key)
 
 
 def test_resume_a_finished_run_asks_for_more_epochs(tmp_path, toy_data, capsys):
@@ -141,6 +141,28 @@ def test_ctrl_c_saves_best_model_and_history(tmp_path, toy_data, capsys, monkeyp
     _, metadata = load_model(tmp_path / "m.npz")
     assert metadata["epochs_trained"] == 1 and metadata["best_epoch"] == 1
     assert len(json.loads((tmp_path / "m.history.json").read_text())["history"]["epochs"]) == 1
+
+
+def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tmp_path, toy_data, capsys, monkeypatch):
+    from nnscratch.cli import console
+    flags = [*TINY, "--epochs", "4", "--optimizer", "adam", "--lr", "0.01", "--validation-size", "0"]
+    assert cli.main(["train", *flags, "--out", str(tmp_path / "one.npz")]) == 0
+    original = console.ConsoleProgress.on_batch_end
+
+    def interrupt_in_epoch_three(self, epoch, step, loss):
+        original(self, epoch, step, loss)
+        if epoch == 2 and step == 5:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(console.ConsoleProgress, "on_batch_end", interrupt_in_epoch_three)
+    assert cli.main(["train", *flags, "--out", str(tmp_path / "cut.npz")]) == 130
+    monkeypatch.setattr(console.ConsoleProgress, "on_batch_end", original)
+    assert cli.main(["train", "--resume", str(tmp_path / "cut.npz"), "--quiet"]) == 0
+    assert "Training for 2 epochs (from epoch 3)" in capsys.readouterr().out
+    resumed, _ = load_model(tmp_path / "cut.npz")
+    reference, _ = load_model(tmp_path / "one.npz")
+    for key, value in reference.state_dict().items():
+        np.testing.assert_array_equal(resumed.state_dict()[key], value, err_msg=key)
 
 
 def test_evaluate_prints_accuracy_precision_recall_and_confusion(tmp_path, toy_data, capsys):

@@ -131,7 +131,7 @@ def run(args):
     if settings["evaluate_before"]:
         report("Before training", evaluate(model, *data.test, loss))
 
-    tracker = BestTracker(model, rng, best_accuracy)
+    tracker = BestTracker(model, optimizer, rng, best_accuracy)
     test_each_epoch = (lambda: evaluate(model, *data.test, loss)) if settings["report_test_each_epoch"] else None
     progress = ConsoleProgress(settings["epochs"], quiet=args.quiet, test_every_epoch=test_each_epoch,
                                on_record=tracker.update)
@@ -157,7 +157,7 @@ def run(args):
     results = final_results(model, data, loss)
     if settings["evaluate_before"]:
         report("After training", results["test"])
-    model_path, history_path = save_run(out, model, settings, history, optimizer, data, results, tracker,
+    model_path, history_path = save_run(out, model, settings, history, data, results, tracker,
                                         time.perf_counter() - started)
     print(f"Saved the model to {model_path} and its history to {history_path}")
     if history.interrupted:
@@ -178,6 +178,7 @@ def resume_from(args):
         raise CommandError(f"--resume keeps the saved network and data; cannot change {', '.join(fixed)}")
     settings = parse_settings({**DEFAULTS, **training["settings"], **given})
     history = History.from_dict(training["history"])
+    history.interrupted = history.stopped_early = False  # this run starts afresh from the saved epochs
     rng = np.random.default_rng(settings["seed"])
     if training.get("rng_state"):
         rng.bit_generator.state = training["rng_state"]  # the shuffling goes on as if never stopped
@@ -185,18 +186,21 @@ def resume_from(args):
 
 
 class BestTracker:
-    """Keeps a copy of the weights of the epoch with the best validation accuracy, to restore at the end, and
-    the state of the shuffling generator after the last whole epoch, so that a resumed run draws the same."""
+    """Keeps the weights of the epoch with the best validation accuracy (without validation: of the last whole
+    epoch) to restore at the end, and the optimizer and shuffling states after the last whole epoch, so that a
+    resumed run goes on as if it had never stopped."""
 
-    def __init__(self, model, rng, best_accuracy=-1.0):
+    def __init__(self, model, optimizer, rng, best_accuracy=-1.0):
         self.model, self.best_accuracy, self.best_epoch, self.state = model, best_accuracy, None, None
+        self.optimizer, self.optimizer_state = optimizer, optimizer.state_dict()
         self.rng, self.rng_state = rng, rng.bit_generator.state
 
     def update(self, record):
-        self.rng_state = self.rng.bit_generator.state
+        self.rng_state, self.optimizer_state = self.rng.bit_generator.state, self.optimizer.state_dict()
         accuracy = record.get("val_accuracy")
-        if accuracy is not None and accuracy > self.best_accuracy:
-            self.best_accuracy, self.best_epoch, self.state = accuracy, record["epoch"], self.model.state_dict()
+        if accuracy is None or accuracy > self.best_accuracy:
+            self.best_epoch, self.state = record["epoch"], self.model.state_dict()
+            self.best_accuracy = self.best_accuracy if accuracy is None else accuracy
 
     def restore(self):
         if self.state is not None:
@@ -214,7 +218,7 @@ def final_results(model, data, loss):
     return results
 
 
-def save_run(out, model, settings, history, optimizer, data, results, tracker, seconds):
+def save_run(out, model, settings, history, data, results, tracker, seconds):
     """Write the model (with optimizer state and the run) and the history JSON beside it."""
     root = out[:-4] if out.endswith(".npz") else out
     history_path = root + ".history.json"
@@ -223,7 +227,7 @@ def save_run(out, model, settings, history, optimizer, data, results, tracker, s
                 "preprocessing": PREPROCESSING, "seed": settings["seed"], "preset": settings.get("preset"),
                 **accuracies, "best_epoch": tracker.best_epoch, "epochs_trained": len(history),
                 "training": {"settings": settings, "history": history.to_dict(), "rng_state": tracker.rng_state}}
-    save_model(out, model, metadata, optimizer_state=optimizer.state_dict())
+    save_model(out, model, metadata, optimizer_state=tracker.optimizer_state)
     write_json(history_path, {
         "model": out, "settings": settings, "history": history.to_dict(), "best_epoch": tracker.best_epoch,
         "results": {name: result._asdict() for name, result in results.items()},
