@@ -1,0 +1,170 @@
+"""Seconds per training epoch of a small CNN on MNIST: nnscratch against PyTorch on the CPU, interleaved.
+
+The network is the ``cnn`` preset's: conv 5×5×32, ReLU, max-pool 2, conv 5×5×64, ReLU, max-pool 2, dense 128,
+ReLU, dense 10, trained with Adam at batch 128. The two frameworks take turns, epoch by epoch, so that both see
+the same machine load; both use two threads (OpenBLAS for NumPy, intra-op threads for PyTorch). The table gives
+the median epoch time of each, their ratio and nnscratch's peak traced memory; a second table shows where
+nnscratch's time goes, layer by layer. Usage: ``python bench/bench_cnn.py [--repeats 3] [--train-size N]``
+(``--train-size 2000`` is a quick smoke run). PyTorch is optional.
+"""
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")  # before NumPy loads OpenBLAS
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import nnscratch as nn  # noqa: E402
+from nnscratch.layers import Conv2D, MaxPool2D  # noqa: E402
+
+BATCH_SIZE = 128
+
+
+def mnist_training_set():
+    try:
+        from nnscratch.datasets import load_mnist
+        x, y = load_mnist(validation_size=0, shape="image").train
+        return x, y, "MNIST"
+    except Exception as error:  # the benchmark still runs, on data of the same shape
+        print(f"(real MNIST unavailable: {error}; using random data of the same shape)", file=sys.stderr)
+        rng = np.random.default_rng(0)
+        return rng.random((60000, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 60000), "random"
+
+
+def nnscratch_cnn(rng):
+    return nn.Sequential(Conv2D(1, 32, 5, rng=rng), nn.ReLU(), MaxPool2D(2),
+                         Conv2D(32, 64, 5, rng=rng), nn.ReLU(), MaxPool2D(2),
+                         nn.Flatten(), nn.Linear(64 * 4 * 4, 128, rng=rng), nn.ReLU(), nn.Linear(128, 10, rng=rng))
+
+
+class NnscratchRun:
+    name = "nnscratch"
+
+    def __init__(self, x, y):
+        self.model = nnscratch_cnn(np.random.default_rng(0))
+        self.optimizer = nn.Adam(self.model, lr=1e-3)
+        self.loss = nn.SoftmaxCrossEntropy()
+        self.x, self.y = x, y
+        self.rng = np.random.default_rng(0)
+
+    def epoch(self):
+        nn.fit(self.model, self.x, self.y, self.loss, self.optimizer, epochs=1, batch_size=BATCH_SIZE,
+               rng=self.rng)
+
+
+class TorchRun:
+    name = "PyTorch"
+
+    def __init__(self, x, y):
+        import torch
+        torch.manual_seed(0)
+        self.torch = torch
+        self.model = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 32, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(32, 64, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(), torch.nn.Linear(64 * 4 * 4, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.loss = torch.nn.CrossEntropyLoss()
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+
+    def epoch(self):
+        torch = self.torch
+        order = torch.randperm(len(self.x))
+        for start in range(0, len(self.x), BATCH_SIZE):
+            rows = order[start:start + BATCH_SIZE]
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss(self.model(self.x[rows]), self.y[rows])
+            loss.backward()
+            self.optimizer.step()
+
+
+def seconds(function):
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def peak_memory_mib(run):
+    tracemalloc.start()
+    run.epoch()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2 ** 20
+
+
+def layer_profile(x, y, steps=30):
+    """Milliseconds per training step spent in each layer's forward and backward, and in the optimizer."""
+    model = nnscratch_cnn(np.random.default_rng(0))
+    model.needs_input_grad = False
+    optimizer, loss = nn.Adam(model, lr=1e-3), nn.SoftmaxCrossEntropy()
+    forward, backward, update = np.zeros(len(model)), np.zeros(len(model)), 0.0
+    for step in range(steps + 3):                     # three warm-up steps are not counted
+        counted = step >= 3
+        start = (step * BATCH_SIZE) % max(1, len(x) - BATCH_SIZE)
+        rows = slice(start, start + BATCH_SIZE)
+        output = x[rows]
+        for position, layer in enumerate(model):
+            started = time.perf_counter()
+            output = layer.forward(output)
+            forward[position] += counted * (time.perf_counter() - started)
+        _, grad = loss(output, y[rows])
+        for position in reversed(range(len(model))):
+            started = time.perf_counter()
+            grad = model[position].backward(grad)
+            backward[position] += counted * (time.perf_counter() - started)
+        started = time.perf_counter()
+        optimizer.step()
+        update += counted * (time.perf_counter() - started)
+    scale = 1000.0 / steps
+    rows = [(f"{position} {type(layer).__name__}", forward[position] * scale, backward[position] * scale)
+            for position, layer in enumerate(model)]
+    return rows + [("optimizer (Adam)", 0.0, update * scale)]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="epochs per framework")
+    parser.add_argument("--train-size", type=int, default=None, help="train on the first N images only")
+    args = parser.parse_args()
+    x, y, source = mnist_training_set()
+    if args.train_size:
+        x, y = x[:args.train_size], y[:args.train_size]
+    try:
+        import torch
+        torch.set_num_threads(2)
+        frameworks = [NnscratchRun, TorchRun]
+        torch_version = torch.__version__
+    except ImportError:
+        frameworks, torch_version = [NnscratchRun], "not installed"
+    print(f"data: {source} {x.shape}, NumPy {np.__version__}, PyTorch {torch_version}, batch {BATCH_SIZE}, "
+          f"Adam, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, {args.repeats} interleaved epochs "
+          f"each\n")
+    runs = [framework(x, y) for framework in frameworks]
+    for run in runs:
+        run.epoch()  # warm-up: first-touch allocations, thread pools
+    times = {run.name: [] for run in runs}
+    for repeat in range(args.repeats):
+        for run in runs if repeat % 2 == 0 else runs[::-1]:
+            times[run.name].append(seconds(run.epoch))
+    ours = statistics.median(times["nnscratch"])
+    theirs = statistics.median(times["PyTorch"]) if "PyTorch" in times else float("nan")
+    peak = peak_memory_mib(runs[0])
+    header = f"{'network':<22} {'nnscratch s/epoch':>17} {'PyTorch s/epoch':>15} {'ratio':>6} {'peak MiB':>8}"
+    print(header)
+    print("-" * len(header))
+    print(f"{'cnn (conv32-conv64)':<22} {ours:>17.2f} {theirs:>15.2f} {ours / theirs:>6.2f} {peak:>8.1f}\n")
+    profile = layer_profile(x, y)
+    total = sum(forward + backward for _, forward, backward in profile)
+    print(f"{'nnscratch, per step':<22} {'forward ms':>10} {'backward ms':>11} {'share':>6}")
+    for name, forward, backward in profile:
+        print(f"{name:<22} {forward:>10.2f} {backward:>11.2f} {(forward + backward) / total:>6.1%}")
+    print(f"{'total':<22} {total:>22.2f}")
+
+
+if __name__ == "__main__":
+    main()
