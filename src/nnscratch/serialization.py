@@ -67,7 +67,11 @@ def load_model(path, custom_layers=None):
     Everything is checked: the format version, that every layer type is known (``LAYERS``, plus
     ``custom_layers``, a dict of name to class or a list of classes), that the arrays are exactly the model's,
     with the right shapes and dtypes, and finite. Any problem raises ``ModelFileError`` with a one-line message.
+    A path ending in ``.json`` is read as a JSON export (``nnscratch.export.import_json``).
     """
+    if os.fspath(path).lower().endswith(".json"):
+        from .export import import_json  # JSON exports: the same checks, another container
+        return import_json(path, custom_layers)
     model, metadata, _ = load_checkpoint(path, custom_layers)
     return model, metadata
 

@@ -1,0 +1,101 @@
+"""``nnscratch predict MODEL``: what a saved network says about a test digit or about your own pictures.
+
+With ``--index N`` or ``--random`` a digit of the test set is drawn as ASCII art, followed by the prediction,
+the true label and the probability of every class. With image files (PNG, JPEG, any size, dark ink on light
+paper or light on dark) each picture is prepared as MNIST digits were (``nnscratch.preprocess``) first.
+"""
+import sys
+
+import numpy as np
+
+from ..ascii import image_to_ascii, probability_bars
+from ..preprocess import NoInkError, load_image, prepare_digit
+from ..serialization import load_model
+from . import CommandError
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser("predict", help="show what a model predicts for a test digit or an image",
+                                   description=__doc__.splitlines()[0])
+    parser.add_argument("model", metavar="MODEL", help="a model file (.npz, or .json from nnscratch export)")
+    parser.add_argument("images", metavar="IMAGE", nargs="*", help="picture files of digits (PNG, JPEG, ...)")
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--index", type=int, help="predict test digit number N (0 to 9999 for MNIST)")
+    choice.add_argument("--random", action="store_true", help="predict a randomly chosen test digit")
+    parser.add_argument("--seed", type=int, help="seed for --random (default: a different digit each time)")
+    parser.add_argument("--dataset", help="data set of --index/--random (default: the model's own)")
+    parser.add_argument("--data", help="read the data set from this path instead of the cache")
+    parser.add_argument("--show-input", action="store_true",
+                        help="with IMAGE: print the 28x28 digit the network sees, as ASCII art")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    if args.images and (args.index is not None or args.random):
+        raise CommandError("give either IMAGE files or --index/--random, not both")
+    if not args.images and args.index is None and not args.random:
+        raise CommandError("say what to predict: IMAGE files, --index N or --random")
+    model, metadata = load_model(args.model)
+    names = [str(name) for name in metadata.get("class_names") or []] or None
+    if args.images:
+        return predict_images(model, metadata, names, args.images, args.show_input)
+    return predict_test_digit(model, metadata, names, args)
+
+
+def probabilities_of(model, metadata, x):
+    """Class probabilities for rows of 784 values, reshaped to the model's input shape if it has one."""
+    shape = metadata.get("input_shape")
+    if shape and len(shape) > 1:
+        x = x.reshape(len(x), *shape)
+    dtype = next(iter(model.parameters().values()), np.zeros(0, np.float32)).dtype
+    try:
+        return model.predict_proba(x.astype(dtype, copy=False))
+    except ValueError as error:
+        raise CommandError(f"the model cannot take a {x.shape[-1]}-pixel digit: {error}") from None
+
+
+def predict_test_digit(model, metadata, names, args):
+    from ..datasets import load_dataset
+    name = args.dataset or metadata.get("dataset") or "mnist"
+    if name == "lines":
+        raise CommandError("--index/--random need an image data set such as mnist; the lines are drawn fresh")
+    x, y = load_dataset(name, path=args.data, validation_size=0).test
+    if args.random:
+        index = int(np.random.default_rng(args.seed).integers(len(x)))
+    else:
+        index = args.index
+        if not 0 <= index < len(x):
+            raise CommandError(f"--index must be from 0 to {len(x) - 1}, got {index}")
+    probabilities = probabilities_of(model, metadata, x[index:index + 1])[0]
+    names = names or [str(label) for label in range(len(probabilities))]
+    truth = int(y[index])
+    predicted = int(probabilities.argmax())
+    verdict = "right" if predicted == truth else "wrong"
+    print(f"Test digit {index} of {name}:\n")
+    print(image_to_ascii(x[index]))
+    print(f"\nPrediction: {names[predicted]}   True label: {names[truth]}   ({verdict})\n")
+    print(probability_bars(probabilities, names, truth=truth))
+    return 0
+
+
+def predict_images(model, metadata, names, paths, show_input):
+    failures = 0
+    for number, path in enumerate(paths):
+        try:
+            x = prepare_digit(load_image(path))
+        except NoInkError as error:
+            print(f"nnscratch predict: error: {path}: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        probabilities = probabilities_of(model, metadata, x[None, :])[0]
+        names = names or [str(label) for label in range(len(probabilities))]
+        predicted = int(probabilities.argmax())
+        if number:
+            print()
+        print(f"{path}: prediction {names[predicted]} ({100 * probabilities[predicted]:.2f} %)")
+        if show_input:
+            print("\nWhat the network sees (28x28, after cropping, scaling and centring):")
+            print(image_to_ascii(x))
+            print()
+        print(probability_bars(probabilities, names))
+    return 2 if failures else 0
