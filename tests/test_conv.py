@@ -112,3 +112,13 @@ def test_small_network_gradient_through_conv_pool_and_dense():
     model = Sequential(Conv2D(1, 2, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2), Conv2D(2, 2, 2, rng=rng),
                        Flatten(), Linear(2 * 2 * 2, 3, rng=rng))
     check_layer_gradients(model, rng.standard_normal((2, 1, 6, 6)), rtol=1e-5, atol=1e-7)
+
+
+def test_backward_after_an_eval_mode_forward_matches_training_mode():
+    conv, x = make(CASES[2])
+    grad_out = np.random.default_rng(4).standard_normal(conv.forward(x).shape)
+    expected = conv.backward(grad_out), conv.grads["W"].copy()
+    conv.eval()
+    conv.forward(x)
+    np.testing.assert_allclose(conv.backward(grad_out), expected[0], rtol=1e-12)
+    np.testing.assert_allclose(conv.grads["W"], expected[1], rtol=1e-12)

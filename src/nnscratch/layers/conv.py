@@ -121,22 +121,30 @@ class Conv2D(Layer):
         if out_h < 1 or out_w < 1:
             raise ValueError(f"Conv2D kernel {self.kernel_size} does not fit input of shape {x.shape} "
                              f"with padding {self.padding}")
+        # Training reuses scratch arrays from step to step; evaluation (often of large batches) lets them go.
+        scratch = self.workspace.get if self.training else (lambda purpose, shape, dtype: np.zeros(shape, dtype))
         x_channels_last = x.transpose(0, 2, 3, 1)
         if ph or pw:
-            padded = self.workspace.get("padded", (batch, height + 2 * ph, width + 2 * pw, channels), x.dtype)
+            padded = scratch("padded", (batch, height + 2 * ph, width + 2 * pw, channels), x.dtype)
             padded[:, ph:ph + height, pw:pw + width] = x_channels_last    # the border stays zero
             x_channels_last = padded
         self.padded_shape = x_channels_last.shape
-        self.cols = im2col(x_channels_last, self.kernel_size, self.stride,
-                           self.workspace.get("cols", (batch * out_h * out_w, kh * kw * channels), x.dtype))
-        y = self.cols @ self.kernel_matrix().T                                 # (N·OH·OW, C_out)
+        cols = im2col(x_channels_last, self.kernel_size, self.stride,
+                      scratch("cols", (batch * out_h * out_w, kh * kw * channels), x.dtype))
+        y = cols @ self.kernel_matrix().T                                      # (N·OH·OW, C_out)
         y += self.params["b"]
+        # Keep the unrolled windows for backward in training; in eval mode keep the (cheaper) input instead.
+        self.cols, self.x_channels_last = (cols, None) if self.training else (None, x_channels_last)
         return y.reshape(batch, out_h, out_w, self.out_channels).transpose(0, 3, 1, 2)
 
     def backward(self, grad_out):
         """With X the im2col matrix and G = dL/dy as an (N·OH·OW, C_out) matrix, y = X Wᵀ + b gives
         dL/dW = Gᵀ X,  dL/db = Σ_rows G,  dL/dX = G W, and dL/dx = col2im(dL/dX)."""
         batch, _, out_h, out_w = grad_out.shape
+        if self.cols is None:                                                  # forward ran in eval mode
+            kh, kw = self.kernel_size
+            shape = (batch * out_h * out_w, kh * kw * self.in_channels)
+            self.cols = im2col(self.x_channels_last, self.kernel_size, self.stride, np.empty(shape, grad_out.dtype))
         grad = grad_out.transpose(0, 2, 3, 1).reshape(batch * out_h * out_w, self.out_channels)
         grad_kernel = grad.T @ self.cols                                       # (C_out, kh·kw·C_in)
         self.grads["W"][...] = grad_kernel.reshape(self.out_channels, *self.kernel_size, self.in_channels
