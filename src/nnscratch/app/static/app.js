@@ -1,0 +1,253 @@
+// The draw page: draw with pointer events, ask the server for a prediction (throttled while drawing, and once
+// more when a stroke ends), show the answer, the ten probabilities and the 28×28 image the network received.
+"use strict";
+
+(() => {
+  const BRUSH_WIDTH = 22;    // on the 280×280 canvas: a stroke about 2 pixels wide once scaled to 20×20, as in MNIST
+  const THROTTLE_MS = 120;   // at most one prediction request this often while drawing
+  const DIGIT_SIDE = 28;
+
+  const canvas = document.getElementById("canvas");
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  const preview = document.getElementById("preview");
+  const previewContext = preview.getContext("2d");
+  const answer = document.getElementById("answer");
+  const status = document.getElementById("status");
+  const bars = document.getElementById("bars");
+  const truth = document.getElementById("truth");
+
+  let classNames = [];
+  let lastPoint = null;
+  let drawing = false;
+  // One request in flight at a time; `dirty` means the canvas changed since the last request was sent.
+  let inFlight = false, dirty = false, lastSent = 0, timer = null, lastAnswer = null;
+  let waiters = [];
+
+  // ---- drawing ----------------------------------------------------------------------------------------------
+  function clearCanvas() {
+    context.fillStyle = "#000";
+    context.fillRect(0, 0, canvas.width, canvas.height);
+  }
+
+  function canvasPoint(event) {
+    // Canvas pixels, whatever size and position the canvas has on the page.
+    const box = canvas.getBoundingClientRect();
+    return { x: (event.clientX - box.left) * canvas.width / box.width,
+             y: (event.clientY - box.top) * canvas.height / box.height };
+  }
+
+  function strokeTo(point) {
+    context.strokeStyle = "#fff";
+    context.fillStyle = "#fff";
+    context.lineWidth = BRUSH_WIDTH;
+    context.lineCap = "round";
+    context.lineJoin = "round";
+    if (lastPoint === null || (lastPoint.x === point.x && lastPoint.y === point.y)) {
+      context.beginPath();
+      context.arc(point.x, point.y, BRUSH_WIDTH / 2, 0, 2 * Math.PI);
+      context.fill();
+    } else {  // a straight segment from the last point: no gaps however fast the hand moves
+      context.beginPath();
+      context.moveTo(lastPoint.x, lastPoint.y);
+      context.lineTo(point.x, point.y);
+      context.stroke();
+    }
+    lastPoint = point;
+  }
+
+  canvas.addEventListener("pointerdown", (event) => {
+    if (event.pointerType === "mouse" && event.button !== 0) return;
+    event.preventDefault();
+    canvas.setPointerCapture(event.pointerId);
+    drawing = true;
+    lastPoint = null;
+    truth.textContent = "";
+    strokeTo(canvasPoint(event));
+    requestPrediction();
+  });
+
+  canvas.addEventListener("pointermove", (event) => {
+    if (!drawing) return;
+    const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+    for (const each of (events.length ? events : [event])) strokeTo(canvasPoint(each));
+    requestPrediction();
+  });
+
+  function endStroke() {
+    if (!drawing) return;
+    drawing = false;
+    lastPoint = null;
+    requestPrediction(true);
+  }
+  canvas.addEventListener("pointerup", endStroke);
+  canvas.addEventListener("pointercancel", endStroke);
+
+  // ---- predictions ------------------------------------------------------------------------------------------
+  function canvasPixels() {
+    const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    const grey = new Array(canvas.width * canvas.height);
+    for (let i = 0; i < grey.length; i++) grey[i] = rgba[4 * i];  // white ink on black: the red channel is the grey
+    return { width: canvas.width, height: canvas.height, pixels: grey };
+  }
+
+  function requestPrediction(now = false) {
+    dirty = true;
+    if (now && timer !== null) { clearTimeout(timer); timer = null; }
+    pump(now);
+  }
+
+  function pump(now = false) {
+    if (inFlight || timer !== null || !dirty) return settle();
+    const wait = now ? 0 : lastSent + THROTTLE_MS - performance.now();
+    if (wait > 0) {
+      timer = setTimeout(() => { timer = null; pump(); }, wait);
+      return;
+    }
+    dirty = false;
+    inFlight = true;
+    lastSent = performance.now();
+    fetch("/api/predict", { method: "POST", headers: { "Content-Type": "application/json" },
+                            body: JSON.stringify(canvasPixels()) })
+      .then(async (response) => {
+        const body = await response.json();
+        if (!response.ok) throw new Error(body.error || `the server answered ${response.status}`);
+        showAnswer(body);
+      })
+      .catch((error) => showError(error.message))
+      .finally(() => { inFlight = false; pump(); });
+  }
+
+  function settle() {
+    if (inFlight || timer !== null || dirty) return;
+    const ready = waiters;
+    waiters = [];
+    ready.forEach((resolve) => resolve(lastAnswer));
+  }
+
+  function settled() {
+    // A promise of the answer to the canvas as it is now, once no request is pending.
+    return new Promise((resolve) => { waiters.push(resolve); settle(); });
+  }
+
+  // ---- showing the answer -----------------------------------------------------------------------------------
+  function showAnswer(result) {
+    lastAnswer = result;
+    status.classList.remove("error");
+    if (result.status !== "ok") {
+      answer.textContent = "?";
+      answer.classList.add("empty");
+      status.textContent = result.message;
+      showBars(null);
+      showPreview(null);
+      return;
+    }
+    const confidence = result.probabilities[result.prediction];
+    answer.textContent = result.label;
+    answer.classList.remove("empty");
+    status.textContent = `${(100 * confidence).toFixed(1)} % sure · ${result.milliseconds.toFixed(1)} ms on the server`;
+    showBars(result.probabilities, result.prediction);
+    showPreview(result.preview);
+  }
+
+  function showError(message) {
+    lastAnswer = { status: "error", message };
+    status.textContent = message;
+    status.classList.add("error");
+  }
+
+  function showBars(probabilities, top) {
+    bars.replaceChildren();
+    classNames.forEach((name, index) => {
+      const p = probabilities ? probabilities[index] : 0;
+      const label = document.createElement("span");
+      label.className = "bar-label";
+      label.textContent = name;
+      const bar = document.createElement("div");
+      bar.className = "bar";
+      const fill = document.createElement("div");
+      fill.className = "fill";
+      fill.style.width = `${(100 * p).toFixed(1)}%`;
+      bar.append(fill);
+      const value = document.createElement("span");
+      value.className = "bar-value";
+      value.textContent = probabilities ? `${(100 * p).toFixed(1)} %` : "";
+      if (probabilities && index === top) [label, bar, value].forEach((element) => element.classList.add("top"));
+      bars.append(label, bar, value);
+    });
+  }
+
+  function greyImage(values, side) {
+    const image = new ImageData(side, side);
+    for (let i = 0; i < side * side; i++) {
+      const grey = Math.round(255 * values[i]);
+      image.data.set([grey, grey, grey, 255], 4 * i);
+    }
+    return image;
+  }
+
+  function showPreview(values) {
+    previewContext.fillStyle = "#000";
+    previewContext.fillRect(0, 0, DIGIT_SIDE, DIGIT_SIDE);
+    if (values) previewContext.putImageData(greyImage(values, DIGIT_SIDE), 0, 0);
+  }
+
+  // ---- buttons, keys, test digits ---------------------------------------------------------------------------
+  function clear() {
+    clearCanvas();
+    truth.textContent = "";
+    return predictNow();
+  }
+
+  function predictNow() {
+    requestPrediction(true);
+    return settled();
+  }
+
+  async function showTestDigit(index) {
+    const query = index === undefined ? "" : `?index=${index}`;
+    const response = await fetch(`/api/test-digit${query}`);
+    const digit = await response.json();
+    if (!response.ok) { showError(digit.error || `the server answered ${response.status}`); return lastAnswer; }
+    // Draw the 28×28 image onto the canvas, magnified with smoothing, as if someone had drawn it large.
+    const small = document.createElement("canvas");
+    small.width = small.height = DIGIT_SIDE;
+    small.getContext("2d").putImageData(greyImage(digit.pixels, DIGIT_SIDE), 0, 0);
+    clearCanvas();
+    context.imageSmoothingEnabled = true;
+    context.imageSmoothingQuality = "high";
+    context.drawImage(small, 0, 0, canvas.width, canvas.height);
+    const name = classNames[digit.label] ?? digit.label;
+    truth.textContent = `MNIST test digit #${digit.index}, true label: ${name}`;
+    truth.dataset.label = String(digit.label);
+    truth.dataset.index = String(digit.index);
+    return predictNow();
+  }
+
+  document.getElementById("clear").addEventListener("click", () => clear());
+  document.getElementById("test-digit").addEventListener("click", () => showTestDigit());
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const key = event.key.toLowerCase();
+    if (key === "c" || key === "escape" || key === "delete" || key === "backspace") { event.preventDefault(); clear(); }
+    if (key === "t") { event.preventDefault(); showTestDigit(); }
+  });
+
+  async function showModel() {
+    const response = await fetch("/api/model");
+    const model = await response.json();
+    classNames = model.class_names;
+    document.getElementById("model-name").textContent = model.name;
+    document.getElementById("model-architecture").textContent =
+      `${model.architecture} (${model.parameters.toLocaleString("en")} parameters)`;
+    document.getElementById("model-accuracy").textContent = model.test_accuracy === null
+      ? "test accuracy not recorded" : `test accuracy ${(100 * model.test_accuracy).toFixed(2)} %`;
+    showBars(null);
+  }
+
+  clearCanvas();
+  showPreview(null);
+  const ready = showModel().catch((error) => showError(`cannot read the model: ${error.message}`));
+
+  // For scripts and tests driving the page: the same functions the buttons use.
+  window.nnscratch = { clear, predictNow, settled, showTestDigit, ready };
+})();

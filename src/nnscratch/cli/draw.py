@@ -1,0 +1,61 @@
+"""``nnscratch draw [MODEL]``: a local web page where you draw a digit and watch the network answer."""
+import os
+import sys
+import webbrowser
+
+from ..app import DrawServer, DrawService
+from ..serialization import load_model
+from . import CommandError
+
+DEFAULT_MODEL = os.path.join("models", "mlp.npz")
+TEST_DATASETS = ("mnist", "fashion-mnist", "kmnist", "emnist-digits", "emnist-letters")
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser("draw", help="draw a digit in the browser and watch the network answer",
+                                   description=__doc__.splitlines()[0])
+    parser.add_argument("model", metavar="MODEL", nargs="?",
+                        help=f"a model file written by nnscratch train (default: {DEFAULT_MODEL})")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: 0, a free one)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: 127.0.0.1, this computer only)")
+    parser.add_argument("--open", action="store_true", help="open the page in the web browser")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    path = args.model or DEFAULT_MODEL
+    if args.model is None and not os.path.exists(path):
+        raise CommandError(f"no MODEL given and {DEFAULT_MODEL} does not exist; train one with "
+                           f"`nnscratch train --preset mlp --out {DEFAULT_MODEL}` (or `make run`), "
+                           f"or name a model file")
+    if not 0 <= args.port <= 65535:
+        raise CommandError(f"--port must be in 0..65535, got {args.port}")
+    model, metadata = load_model(path)
+    service = DrawService(model, metadata, name=os.path.basename(path), test_set=lambda: test_set(metadata))
+    try:
+        server = DrawServer(service, args.host, args.port, log=lambda line: print(line, file=sys.stderr))
+    except OSError as error:
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+    if server.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host}: other computers on the network can use this page",
+              file=sys.stderr)
+    print(f"Draw a digit at {server.url}  (Ctrl+C to stop)", flush=True)
+    if args.open:
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped")
+    finally:
+        server.server_close()
+    return 0
+
+
+def test_set(metadata):
+    """The test split of the data set the model was trained on (MNIST when the model does not say)."""
+    from ..datasets import load_dataset
+    name = metadata.get("dataset") or "mnist"
+    if name not in TEST_DATASETS:
+        raise ValueError(f"the model was trained on {name!r}, which has no 28×28 test digits")
+    return load_dataset(name, validation_size=0).test
