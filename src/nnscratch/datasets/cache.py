@@ -37,7 +37,8 @@ def read_cache(name, cache_dir=None):
     if not path.is_file():
         return None
     arrays = read_npz(path, extra_keys=("source",))
-    raw = RawData(*(arrays[key] for key in ("x_train", "y_train", "x_test", "y_test")))
+    raw = RawData(arrays["x_train"], arrays["y_train"].astype(np.int64), arrays["x_test"],
+                  arrays["y_test"].astype(np.int64))
     if raw.x_train.dtype != np.uint8 or raw.x_train.ndim != 3 or len(raw.y_train) != len(raw.x_train):
         raise DataError(f"{path}: not an nnscratch cache file (images {raw.x_train.dtype} {raw.x_train.shape})")
     return raw, str(arrays.get("source", "unknown"))
