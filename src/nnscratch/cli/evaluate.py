@@ -18,6 +18,7 @@ def add_parser(subparsers):
     parser.add_argument("--data", help="read the data set from this path instead of the cache")
     parser.add_argument("--split", choices=["test", "validation", "train"], default="test",
                         help="which split to measure (default: test)")
+    parser.add_argument("--plots", metavar="DIR", help="also save confusion.png and mistakes.png in DIR")
     parser.set_defaults(run=run)
 
 
@@ -49,4 +50,8 @@ def run(args):
     print("\nConfusion matrix (rows: true class, columns: predicted class)")
     print(tabulate([[name, *row] for name, row in zip(data.class_names, confusion.tolist())],
                    headers=["", *data.class_names], tablefmt="simple"))
+    if args.plots:  # the confusion matrix as a heat map and the most confidently wrong digits, as PNG
+        from ..plots import save_evaluation_plots
+        paths = save_evaluation_plots(args.plots, x, y, model.predict_proba(x), confusion, data.class_names)
+        print(f"\nSaved {' and '.join(paths)}")
     return 0

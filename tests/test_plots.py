@@ -1,0 +1,111 @@
+"""Every picture: training curves, confusion matrix, mistakes, first-layer weights; and the commands behind them."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import nnscratch.cli.common as common
+from nnscratch import Network
+from nnscratch.cli import main
+from nnscratch.metrics import confusion_matrix
+from nnscratch.plots import (most_confident_mistakes, plot_confusion, plot_histories, plot_mistakes, plot_weights,
+                             read_history, run_name)
+from nnscratch.serialization import save_model
+from nnscratch.training import History
+
+
+def check_png(path, min_width=300):
+    """A real PNG, not tiny, and not blank: several distinct colours, with dark pixels (text) on it."""
+    with Image.open(path) as image:
+        assert image.format == "PNG", f"{path} is {image.format}, not PNG"
+        pixels = np.asarray(image.convert("L"))
+    assert pixels.shape[1] >= min_width, f"{path} is only {pixels.shape[1]} pixels wide"
+    assert len(np.unique(pixels)) > 20, f"{path} looks blank ({len(np.unique(pixels))} grey levels)"
+    assert (pixels < 80).mean() > 0.001, f"{path} has almost no dark pixels (no text or lines)"
+
+
+def history(losses, accuracies, validation=True):
+    records = [{"epoch": epoch + 1, "loss": loss, "accuracy": accuracy,
+                "val_loss": loss * 1.1 if validation else None, "val_accuracy": accuracy - 0.01 if validation else None}
+               for epoch, (loss, accuracy) in enumerate(zip(losses, accuracies))]
+    return History(records)
+
+
+def test_training_curves_of_two_runs(tmp_path):
+    runs = [("sigmoid", history([0.5, 0.3, 0.2], [0.8, 0.9, 0.93])),
+            ("relu", history([0.3, 0.1, 0.05, 0.04], [0.9, 0.96, 0.97, 0.975], validation=False))]
+    check_png(plot_histories(runs, tmp_path / "curves.png", title="two runs"))
+
+
+def test_read_history_formats(tmp_path):
+    records = history([0.4, 0.2], [0.9, 0.95])
+    (tmp_path / "plain.json").write_text(json.dumps(records.to_dict()))
+    (tmp_path / "run.history.json").write_text(json.dumps({"model": "m.npz", "history": records.to_dict()}))
+    for name in ("plain.json", "run.history.json"):
+        assert read_history(tmp_path / name)["loss"] == [0.4, 0.2]
+    assert run_name("models/mlp.history.json") == "mlp"
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "empty.json").write_text(json.dumps({"epochs": []}))
+    for name, message in (("bad.json", "not a history JSON"), ("empty.json", "non-empty list of epochs"),
+                          ("missing.json", "no such history file")):
+        with pytest.raises(ValueError, match=message):
+            read_history(tmp_path / name)
+
+
+def test_confusion_heat_map(tmp_path):
+    rng = np.random.default_rng(0)
+    actual = rng.integers(0, 10, 500)
+    predicted = np.where(rng.uniform(size=500) < 0.8, actual, rng.integers(0, 10, 500))
+    check_png(plot_confusion(confusion_matrix(predicted, actual, 10), tmp_path / "confusion.png"))
+
+
+def test_most_confident_mistakes_come_first():
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.99, 0.01]])
+    y = np.array([1, 0, 0, 0])           # rows 0, 1, 2 are wrong, with confidence 0.9, 0.8, 0.6
+    assert most_confident_mistakes(probabilities, y, 2).tolist() == [0, 1]
+
+
+def test_mistakes_grid_with_and_without_mistakes(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, (40, 784)).astype(np.float32)
+    probabilities = rng.dirichlet(np.ones(10), 40)
+    y = rng.integers(0, 10, 40)
+    check_png(plot_mistakes(x, y, probabilities, tmp_path / "mistakes.png"))
+    check_png(plot_mistakes(x, probabilities.argmax(axis=1), probabilities, tmp_path / "none.png"), min_width=200)
+
+
+def test_first_layer_weights(tmp_path):
+    model = Network([784, 12, 10], rng=0)
+    check_png(plot_weights(model, tmp_path / "weights.png", count=12))
+    with pytest.raises(ValueError, match="not a square image"):
+        plot_weights(Network([30, 4, 2], rng=0), tmp_path / "no.png")
+
+
+def test_plot_command_curves_and_weights(tmp_path, capsys):
+    paths = []
+    for name, losses in (("a", [0.5, 0.2]), ("b", [0.4, 0.1])):
+        path = tmp_path / f"{name}.history.json"
+        path.write_text(json.dumps({"history": history(losses, [0.9, 0.95]).to_dict()}))
+        paths.append(str(path))
+    assert main(["plot", *paths, "--out", str(tmp_path / "curves.png")]) == 0
+    check_png(tmp_path / "curves.png")
+    save_model(tmp_path / "model.npz", Network([784, 8, 10], rng=0))
+    assert main(["plot", "--weights", str(tmp_path / "model.npz"), "--out", str(tmp_path / "w.png")]) == 0
+    check_png(tmp_path / "w.png")
+    assert main(["plot", "--out", str(tmp_path / "x.png")]) == 2
+    assert main(["plot", *paths, "--names", "only-one"]) == 2
+    assert "2 runs" in capsys.readouterr().err
+
+
+def test_evaluate_plots(tmp_path, monkeypatch, capsys):
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 1, (60, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 60)
+    data = common.TrainingData("mnist", [str(digit) for digit in range(10)], (x, y), None, (x, y))
+    monkeypatch.setattr(common, "load_data", lambda settings: data)
+    save_model(tmp_path / "model.npz", Network([784, 8, 10], output=None, rng=0), {"dataset": "mnist"})
+    assert main(["evaluate", str(tmp_path / "model.npz"), "--plots", str(tmp_path / "plots")]) == 0
+    assert "confusion.png" in capsys.readouterr().out
+    check_png(tmp_path / "plots" / "confusion.png")
+    check_png(tmp_path / "plots" / "mistakes.png")
