@@ -67,11 +67,11 @@ def _parse_body(text, name, line_offset):
         if mask.any():
             line, column = _locate(text, starts[np.argmax(mask)], line_offset)
             raise DataError(f"{name}: line {line}, column {column} holds {problem}")
-    digits = text.astype(np.int64) - ZERO
+    digits = text.astype(np.int16) - ZERO
     values = digits[ends - 1]
     values += np.where(lengths >= 2, 10 * digits[np.maximum(ends - 2, 0)], 0)
     values += np.where(lengths >= 3, 100 * digits[np.maximum(ends - 3, 0)], 0)
-    table = values.reshape(-1, COLUMNS)
+    table = values.astype(np.int64).reshape(-1, COLUMNS)
     return table[:, 1:], table[:, 0]
 
 
