@@ -118,7 +118,11 @@ class DrawHandler(BaseHTTPRequestHandler):
         self.handle_safely(self.post)
 
     def refuse_method(self):
-        self.handle_safely(lambda path, query: self.fail(405, f"method {self.command} is not allowed"))
+        self.handle_safely(self.refuse)
+
+    def refuse(self, path, query):
+        self.close_connection = True  # any body is left unread
+        raise RequestError(405, f"method {self.command} is not allowed; use GET, or POST for /api/predict")
 
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_TRACE = do_CONNECT = refuse_method
 
@@ -219,7 +223,8 @@ class DrawHandler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def send_error(self, code, message=None, explain=None):
         # http.server's own refusals (a malformed request line, a header too long...) answer JSON too.
@@ -228,7 +233,7 @@ class DrawHandler(BaseHTTPRequestHandler):
 
     def log_request(self, code="-", size="-"):
         if isinstance(code, int) and code >= 400 or str(code).startswith(("4", "5")):
-            self.log_line(f'{self.command} {str(self.path)[:100]} -> {code}')
+            self.log_line(f"{getattr(self, 'command', None)} {str(getattr(self, 'path', ''))[:100]} -> {code}")
 
     def log_message(self, format, *args):
         self.log_line(format % args)
