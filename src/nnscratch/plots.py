@@ -86,7 +86,7 @@ def plot_histories(runs, path, title=None):
                 if epochs:
                     axes.plot(epochs, np.asarray(values) * scale, style, color=colour, marker="o", markersize=3,
                               label=f"{name} ({label})")
-    loss_axes.set(title="Loss", xlabel="epoch", ylabel="mean loss")
+    loss_axes.set(title="Loss", xlabel="epoch", ylabel="mean loss (each run's own loss function)")
     accuracy_axes.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
     for axes in (loss_axes, accuracy_axes):
         axes.grid(alpha=0.3)
