@@ -208,13 +208,13 @@
     const response = await fetch(`/api/test-digit${query}`);
     const digit = await response.json();
     if (!response.ok) { showError(digit.error || `the server answered ${response.status}`); return lastAnswer; }
-    // Draw the 28×28 image onto the canvas, magnified with smoothing, as if someone had drawn it large.
+    // Draw the 28×28 image onto the canvas ten times larger, each pixel a 10×10 square: what you see is exactly
+    // the MNIST image, and you can draw over it.
     const small = document.createElement("canvas");
     small.width = small.height = DIGIT_SIDE;
     small.getContext("2d").putImageData(greyImage(digit.pixels, DIGIT_SIDE), 0, 0);
     clearCanvas();
-    context.imageSmoothingEnabled = true;
-    context.imageSmoothingQuality = "high";
+    context.imageSmoothingEnabled = false;
     context.drawImage(small, 0, 0, canvas.width, canvas.height);
     const name = classNames[digit.label] ?? digit.label;
     truth.textContent = `MNIST test digit #${digit.index}, true label: ${name}`;

@@ -1,0 +1,152 @@
+"""The draw page in a real browser: Chromium from the system's packages, driven by Playwright.
+
+The tests draw with the mouse and check the answer on the page, and load MNIST test digits through the page
+to check that its predictions match the model's. They need ``/usr/bin/chromium`` (Debian/Ubuntu:
+``apt-get install -y chromium``), the ``playwright`` Python package and MNIST; without them they skip.
+Set ``NNSCRATCH_SCREENSHOT=path.png`` to keep the screenshot of a drawn digit and its answer.
+"""
+import math
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from nnscratch import Adam, Network, evaluate, fit
+from nnscratch.app import DrawServer, DrawService
+from nnscratch.losses import SoftmaxCrossEntropy
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+PAGE_DIGITS = 200
+MIN_AGREEMENT = 0.97
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"browser tests need Chromium at {CHROMIUM}: install it with `apt-get install -y chromium` "
+                f"(the CI script .ci/run does)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright Python package "
+                               "(pip install playwright; never `playwright install`, Chromium comes from apt)")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A 784-128-10 ReLU network trained for 3 epochs with Adam on MNIST (a few seconds), and the test set."""
+    from nnscratch.datasets import load_mnist
+    try:
+        data = load_mnist(validation_size=0)
+    except (ValueError, OSError) as error:
+        pytest.skip(f"browser tests need MNIST: {error}")
+    model = Network([784, 128, 10], activation="relu", output=None, rng=0)
+    fit(model, *data.train, SoftmaxCrossEntropy(), Adam(model, 1e-3), epochs=3, batch_size=128, rng=0)
+    accuracy = evaluate(model, *data.test).accuracy
+    return model, data.test, accuracy
+
+
+@pytest.fixture(scope="module")
+def server(trained):
+    model, test_set, accuracy = trained
+    metadata = {"dataset": "mnist", "test_accuracy": accuracy}
+    service = DrawService(model, metadata, name="784-128-10 MLP, 3 epochs of Adam", test_set=test_set, rng=1)
+    server = DrawServer(service, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    page = browser.new_page(viewport={"width": 980, "height": 540})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(server.url)
+    page.evaluate("nnscratch.ready")
+    yield page
+    page.close()
+    assert not errors, f"the page reported errors: {errors}"
+
+
+def draw(page, points):
+    """Draw one stroke with the mouse through ``points`` given in canvas pixels (0..280)."""
+    box = page.locator("#canvas").bounding_box()
+    scale = box["width"] / 280
+    (x, y), *rest = points
+    page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
+    page.mouse.down()
+    for x, y in rest:
+        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=2)
+    page.mouse.up()
+    return page.evaluate("nnscratch.settled()")
+
+
+def shown_answer(page):
+    return page.locator("#answer").inner_text().strip()
+
+
+def test_a_vertical_bar_is_a_one(page):
+    answer = draw(page, [(140, 45), (140, 235)])
+    assert answer["status"] == "ok", answer
+    assert shown_answer(page) == "1", f"a vertical bar was read as {shown_answer(page)} ({answer['probabilities']})"
+    preview = np.array(answer["preview"]).reshape(28, 28)
+    rows, columns = np.nonzero(preview)
+    assert rows.max() - rows.min() >= 19 and columns.max() - columns.min() <= 4, "the preview is not a tall bar"
+    assert abs(np.average(columns, weights=preview[rows, columns]) - 14) <= 0.501, "the bar is not centred"
+
+
+def test_a_closed_loop_is_a_zero_and_clear_empties_the_page(page):
+    loop = [(140 + 60 * math.sin(t), 140 - 90 * math.cos(t)) for t in np.linspace(0, 2 * math.pi, 48)]
+    answer = draw(page, loop)
+    assert shown_answer(page) == "0", f"a loop was read as {shown_answer(page)} ({answer['probabilities']})"
+    page.keyboard.press("c")
+    answer = page.evaluate("nnscratch.settled()")
+    assert answer["status"] == "empty" and shown_answer(page) == "?", answer
+    assert page.locator("#status").inner_text() == "nothing drawn yet"
+
+
+def test_a_drawn_seven_and_the_screenshot(page, tmp_path):
+    draw(page, [(70, 65), (140, 65), (210, 65), (175, 140), (140, 230)])
+    answer = draw(page, [(120, 145), (200, 145)])
+    assert shown_answer(page) == "7", f"a seven was read as {shown_answer(page)} ({answer['probabilities']})"
+    bars = page.locator(".bar-value").all_inner_texts()
+    assert len(bars) == 10 and bars[7] == f"{100 * answer['probabilities'][7]:.1f} %", bars
+    path = os.environ.get("NNSCRATCH_SCREENSHOT") or str(tmp_path / "draw.png")
+    page.screenshot(path=path, full_page=True)
+    assert os.path.getsize(path) > 10000
+
+
+def test_the_button_loads_a_test_digit_that_reaches_the_network_as_it_was(page, trained):
+    model, (x, y), _ = trained
+    page.click("#test-digit")
+    page.wait_for_function("document.getElementById('truth').dataset.index !== undefined")
+    answer = page.evaluate("nnscratch.settled()")
+    index = int(page.locator("#truth").get_attribute("data-index"))
+    assert page.locator("#truth").inner_text() == f"MNIST test digit #{index}, true label: {y[index]}"
+    received = np.array(answer["preview"])
+    difference = np.abs(received - x[index]).mean()
+    assert difference < 0.01, f"test digit #{index} reached the network changed by {difference:.3f} on average"
+    assert shown_answer(page) == str(model.predict(received[None].astype(np.float32))[0])
+
+
+def test_test_digits_drawn_on_the_canvas_get_the_models_answer(page, trained):
+    model, (x, y), _ = trained
+    answers = page.evaluate("""async (count) => {
+        const predictions = [];
+        for (let index = 0; index < count; index++) predictions.push((await nnscratch.showTestDigit(index)).prediction);
+        return predictions;
+    }""", PAGE_DIGITS)
+    expected = model.predict(x[:PAGE_DIGITS])
+    agreement = np.mean(np.array(answers) == expected)
+    assert agreement >= MIN_AGREEMENT, (f"the page agreed with the model on {agreement:.1%} of {PAGE_DIGITS} test "
+                                        f"digits (want >= {MIN_AGREEMENT:.0%}); disagreements at "
+                                        f"{np.flatnonzero(np.array(answers) != expected).tolist()}")
+    assert shown_answer(page) == str(answers[-1])
+    assert page.locator("#model-accuracy").inner_text().startswith("test accuracy ")
