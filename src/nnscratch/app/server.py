@@ -110,6 +110,7 @@ class DrawHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "nnscratch-draw"
     timeout = 10  # seconds a slow client may keep a thread waiting
+    disable_nagle_algorithm = True  # headers and body go out in two writes; do not wait 40 ms between them
 
     def do_GET(self):
         self.handle_safely(self.get)
