@@ -99,3 +99,18 @@ def test_bad_input_gives_clear_errors():
         BatchNorm(3).forward(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="positive number of features"):
         BatchNorm(0)
+
+
+def test_a_saved_cnn_with_batch_norm_predicts_the_same_after_loading(tmp_path):
+    from nnscratch.layers import Flatten, Linear, MaxPool2D, ReLU
+    from nnscratch.serialization import load_model, save_model
+    rng = np.random.default_rng(0)
+    model = Sequential(Conv2D(1, 4, 3, padding=1, rng=rng), BatchNorm(4), MaxPool2D(2), ReLU(), Flatten(),
+                       Linear(4 * 4 * 4, 10, rng=rng))
+    x = rng.random((6, 1, 8, 8), dtype=np.float32)
+    model.forward(x)                                  # training mode: moves the running statistics
+    expected = model.predict_output(x)
+    save_model(tmp_path / "cnn.npz", model, {"dataset": "mnist"})
+    loaded, _ = load_model(tmp_path / "cnn.npz")
+    np.testing.assert_array_equal(loaded.predict_output(x), expected)
+    np.testing.assert_array_equal(loaded[1].buffers["running_mean"], model[1].buffers["running_mean"])
