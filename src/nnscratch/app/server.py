@@ -14,7 +14,6 @@ serving: bodies over ``MAX_BODY_BYTES``, other content types, malformed JSON, wr
 out-of-range numbers, unknown paths and methods, and a ``Host`` (or ``Origin``) that is not this server's own,
 which keeps web sites out through DNS rebinding.
 """
-import io
 import ipaddress
 import json
 import socket
@@ -23,18 +22,13 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import numpy as np
+from .bodies import MAX_BODY_BYTES, RequestError, read_drawing
 
-from ..preprocess import image_to_grey
-
-MAX_BODY_BYTES = 2 * 1024 * 1024
-MAX_IMAGE_SIDE = 2048
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
                 "/app.js": ("app.js", "text/javascript; charset=utf-8"),
                 "/style.css": ("style.css", "text/css; charset=utf-8")}
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -43,14 +37,6 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
                                "base-uri 'none'; form-action 'none'",
 }
-
-
-class RequestError(Exception):
-    """A request the server refuses: an HTTP status and one line for the client."""
-
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
 
 
 class DrawServer(ThreadingHTTPServer):
@@ -242,62 +228,3 @@ class DrawHandler(BaseHTTPRequestHandler):
     def log_line(self, line):
         if self.server.log is not None:
             self.server.log(f"{self.address_string()} {line}")
-
-
-def read_drawing(content_type, body):
-    """The drawing in a request body as a 2-D float array of grey values in [0, 1]."""
-    if content_type == "application/json":
-        return drawing_from_json(body)
-    if content_type == "image/png":
-        return drawing_from_png(body)
-    raise RequestError(415, f"expected Content-Type application/json or image/png, got {content_type!r}")
-
-
-def reject_constant(name):
-    raise ValueError(f"non-finite number {name}")
-
-
-def drawing_from_json(body):
-    try:
-        request = json.loads(body.decode("utf-8"), parse_constant=reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise RequestError(400, f"malformed JSON: {str(error)[:120]}") from None
-    if not isinstance(request, dict):
-        raise RequestError(400, f"expected a JSON object with width, height and pixels, got {type(request).__name__}")
-    width, height, pixels = request.get("width"), request.get("height"), request.get("pixels")
-    for name, side in (("width", width), ("height", height)):
-        if type(side) is not int or not 1 <= side <= MAX_IMAGE_SIDE:
-            raise RequestError(400, f"{name} must be a whole number in 1..{MAX_IMAGE_SIDE}, got {str(side)[:20]}")
-    if not isinstance(pixels, list) or len(pixels) != width * height:
-        size = len(pixels) if isinstance(pixels, list) else type(pixels).__name__
-        raise RequestError(400, f"pixels must be a flat list of width*height = {width * height} numbers, got {size}")
-    try:
-        image = np.array(pixels)
-    except (ValueError, TypeError):
-        raise RequestError(400, "pixels must be a flat list of numbers") from None
-    if image.ndim != 1 or image.dtype.kind not in "iuf":
-        raise RequestError(400, f"pixels must be a flat list of numbers, got {image.dtype.name} values of shape "
-                                f"{image.shape}")
-    image = image.astype(np.float64)
-    if not np.isfinite(image).all():
-        raise RequestError(400, "pixels must be finite numbers")
-    if image.min() < 0 or image.max() > 255:
-        raise RequestError(400, f"pixels must lie in 0..255, got {image.min():g}..{image.max():g}")
-    return image.reshape(height, width) / 255.0
-
-
-def drawing_from_png(body):
-    from PIL import Image
-    if not body.startswith(PNG_SIGNATURE):
-        raise RequestError(400, "the body is not a PNG image")
-    try:
-        picture = Image.open(io.BytesIO(body), formats=["PNG"])
-        if max(picture.size) > MAX_IMAGE_SIDE:
-            raise RequestError(413, f"the image is {picture.size[0]}×{picture.size[1]}; at most "
-                                    f"{MAX_IMAGE_SIDE}×{MAX_IMAGE_SIDE} is accepted")
-        picture.load()
-        return image_to_grey(picture)
-    except RequestError:
-        raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise RequestError(400, f"unreadable PNG: {str(error)[:120]}") from None
