@@ -1,4 +1,6 @@
 """Presets: each builds the network it describes, and the shift augmentation moves images as it says."""
+import re
+
 import numpy as np
 import pytest
 
@@ -78,3 +80,18 @@ def test_lines_preset_reaches_100_percent_with_its_seed(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Before training: test accuracy" in out
     assert "After training: test accuracy 10000 / 10000 (100.00 %)" in out, out
+
+
+def test_nielsen_preset_reproduces_its_result_on_mnist(tmp_path, capsys):
+    from nnscratch import cli
+    from nnscratch.datasets import DataError, load_mnist
+    try:
+        load_mnist(download=False)
+    except (DataError, OSError) as error:
+        pytest.skip(f"MNIST is not available offline here: {error}")
+    assert cli.main(["train", "--preset", "nielsen", "--quiet", "--out", str(tmp_path / "nielsen.npz")]) == 0
+    out = capsys.readouterr().out
+    epoch_lines = [line for line in out.splitlines() if line.startswith("Epoch")]
+    assert len(epoch_lines) == 15 and all(" / 10000 (" in line.split("| test ")[1] for line in epoch_lines)
+    test = float(re.search(r"│ Test\s+│ [\d.]+ │ \d+ / 10000\s+│ ([\d.]+) %", out).group(1))
+    assert 94.0 <= test <= 95.5, f"Nielsen's network should reach 94-95.5 % on test, got {test} %"
