@@ -196,7 +196,7 @@ def test_without_shuffling_batches_come_in_file_order():
     ({"patience": 2}, ValueError, "early stopping \\(patience\\) needs validation_data"),
     ({"x": np.full((4, 2), np.nan)}, ValueError, "the inputs contain NaN or infinite values"),
     ({"y": np.zeros(3, dtype=np.int64)}, ValueError, "4 inputs but 3 targets"),
-    ({"y": np.array([0, 1, 2, 5])}, ValueError, r"labels must lie in \[0, 2\), got \[0, 5\]"),
+    ({"y": np.array([0, 1, 2, 5]), "batch_size": 4}, ValueError, r"labels must lie in \[0, 2\), got \[0, 5\]"),
     ({"y": np.array([0.0, 1.0, 0.0, 1.0])}, ValueError, "class labels must be integers, got dtype float64"),
 ])
 def test_bad_training_input_gets_a_clear_error(options, error, message):
@@ -205,7 +205,7 @@ def test_bad_training_input_gets_a_clear_error(options, error, message):
     model = nn.Network([2, 2], output=None, rng=0)
     with pytest.raises(error, match=message):
         nn.fit(model, arguments.pop("x"), arguments.pop("y"), nn.SoftmaxCrossEntropy(), nn.SGD(model, lr=0.1),
-               epochs=1, **arguments)
+               epochs=1, rng=0, **arguments)
 
 
 def test_full_batch_and_per_example_training():
@@ -221,3 +221,13 @@ def test_full_batch_and_per_example_training():
         nn.fit(model, x, y, nn.SoftmaxCrossEntropy(), nn.SGD(model, lr=0.01), epochs=1, batch_size=batch_size,
                callback=Count(), rng=0)
         assert counted == [steps]
+
+
+def test_the_finiteness_check_is_exact():
+    from nnscratch.training import all_finite
+    huge = np.full((3, 4), 3e38, dtype=np.float32)   # finite, but each row sums past float32's range
+    assert all_finite(huge)
+    for bad in (np.nan, np.inf, -np.inf):
+        x = np.zeros((3, 2, 2), dtype=np.float32)
+        x[1, 1, 0] = bad
+        assert not all_finite(x)

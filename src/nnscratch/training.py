@@ -203,8 +203,17 @@ def check_data(model, x, y):
     if len(x) == 0:
         raise ValueError("no examples to train or evaluate on")
     x = x.astype(model_dtype(model), copy=False)
-    if not np.isfinite(x).all():
+    if not all_finite(x):
         raise ValueError("the inputs contain NaN or infinite values")
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise ValueError("the targets contain NaN or infinite values")
     return x, y
+
+
+def all_finite(array):
+    """Whether ``array`` holds no NaN or infinity. A matrix-vector product carries any of them into its result
+    and runs on every core; only when that result is not finite are the values checked one by one."""
+    rows = array.reshape(len(array), -1)
+    if np.isfinite(rows @ np.ones(rows.shape[1], dtype=rows.dtype)).all():
+        return True
+    return bool(np.isfinite(array).all())
