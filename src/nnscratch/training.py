@@ -214,6 +214,8 @@ def all_finite(array):
     """Whether ``array`` holds no NaN or infinity. A matrix-vector product carries any of them into its result
     and runs on every core; only when that result is not finite are the values checked one by one."""
     rows = array.reshape(len(array), -1)
-    if np.isfinite(rows @ np.ones(rows.shape[1], dtype=rows.dtype)).all():
+    with np.errstate(over="ignore", invalid="ignore"):
+        sums = rows @ np.ones(rows.shape[1], dtype=rows.dtype)
+    if np.isfinite(sums).all():
         return True
     return bool(np.isfinite(array).all())
