@@ -150,3 +150,10 @@ def test_unknown_initializer_lists_the_known_ones():
 def test_register_layer_accepts_only_layers():
     with pytest.raises(TypeError, match="register_layer expects a Layer subclass"):
         nn.register_layer(int)
+
+
+def test_network_with_dropout_after_each_hidden_layer():
+    network = nn.Network([8, 6, 4, 2], activation="relu", output=None, dropout=0.3, rng=0)
+    assert [type(layer).__name__ for layer in network] == ["Linear", "ReLU", "Dropout", "Linear", "ReLU",
+                                                           "Dropout", "Linear"]
+    assert network[2].p == 0.3

@@ -10,6 +10,7 @@ from .initializers import as_generator
 from .layers.activations import ACTIVATIONS
 from .layers.activations import softmax as row_softmax
 from .layers.base import Layer, register_layer
+from .layers.dropout import Dropout
 from .layers.linear import Linear
 
 
@@ -107,7 +108,7 @@ class Sequential(Layer):
         return f"Sequential(\n{inner}\n)"
 
 
-def Network(sizes, activation="sigmoid", output="same", init="he", bias_init="zeros", rng=None,
+def Network(sizes, activation="sigmoid", output="same", init="he", bias_init="zeros", dropout=0.0, rng=None,
             dtype=np.float32):
     """A ``Sequential`` of ``Linear`` layers of the given sizes, each followed by an activation.
 
@@ -131,4 +132,6 @@ def Network(sizes, activation="sigmoid", output="same", init="he", bias_init="ze
         name = output if last else activation
         if name is not None:
             layers.append(ACTIVATIONS[name]())
+        if dropout and not last:
+            layers.append(Dropout(dropout, rng=rng))
     return Sequential(layers)
