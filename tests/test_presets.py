@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from nnscratch import SGD, Adam, CosineDecay, Dropout, Linear, Quadratic, Sigmoid, SoftmaxCrossEntropy
+from nnscratch.augment import RandomAffine
 from nnscratch.presets import (DEFAULTS, PRESETS, RandomShift, build_loss, build_model, build_optimizer,
-                               get_preset)
+                               build_transform, get_preset, input_shape)
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -15,8 +16,12 @@ def test_every_preset_builds_its_layer_sizes(name):
     assert set(preset.settings) <= set(DEFAULTS), set(preset.settings) - set(DEFAULTS)
     settings = preset.full_settings()
     model = preset.build()
-    sizes = [(layer.in_features, layer.out_features) for layer in model if isinstance(layer, Linear)]
-    assert sizes == list(zip(settings["layers"][:-1], settings["layers"][1:]))
+    if settings["architecture"] == "mlp":
+        sizes = [(layer.in_features, layer.out_features) for layer in model if isinstance(layer, Linear)]
+        assert sizes == list(zip(settings["layers"][:-1], settings["layers"][1:]))
+    output = model.predict_output(np.zeros((2, *input_shape(settings)), np.float32))
+    classes = 10 if settings["architecture"] == "cnn" else settings["layers"][-1]
+    assert output.shape == (2, classes) and output.dtype == np.float32, (output.shape, output.dtype)
     assert all(array.dtype == np.float32 for array in model.parameters().values())
     assert preset.description and preset.reproduces and preset.expected and preset.measured
 
@@ -41,6 +46,46 @@ def test_mlp_large_uses_dropout_adam_cosine_and_shifts():
     optimizer = build_optimizer(settings, model)
     assert isinstance(optimizer, Adam) and isinstance(optimizer.schedule, CosineDecay)
     assert settings["augment"] > 0
+
+
+def test_cnn_presets_are_the_convolutional_networks_they_describe():
+    names = ["Conv2D", "MaxPool2D", "ReLU", "Conv2D", "MaxPool2D", "ReLU", "Flatten", "Linear", "ReLU", "Dropout",
+             "Linear"]
+    cnn = get_preset("cnn").build()
+    assert [type(layer).__name__ for layer in cnn] == names
+    assert (cnn[7].in_features, cnn[7].out_features, cnn[9].p) == (1024, 128, 0.25)
+    best = get_preset("cnn-best").build()
+    assert [type(layer).__name__ for layer in best] == [
+        "Conv2D", "BatchNorm", "MaxPool2D", "ReLU", "Conv2D", "BatchNorm", "MaxPool2D", "ReLU", "Flatten", "Linear",
+        "BatchNorm", "ReLU", "Dropout", "Linear"]
+    assert best[9].out_features == 256 and best[10].num_features == 256
+    for name, lr, epochs in (("cnn", 1e-3, 6), ("cnn-best", 2e-3, 15)):
+        settings = get_preset(name).full_settings()
+        optimizer = build_optimizer(settings, get_preset(name).build())
+        assert isinstance(optimizer, Adam) and isinstance(optimizer.schedule, CosineDecay)
+        assert optimizer.lr == lr and settings["epochs"] == epochs and settings["batch_size"] == 128
+        assert input_shape(settings) == [1, 28, 28]
+    assert build_transform(get_preset("cnn").full_settings()) is None
+    affine = build_transform(get_preset("cnn-best").full_settings())
+    assert isinstance(affine, RandomAffine)
+    assert (affine.shift, affine.rotation, affine.scale) == (2.0, 10.0, 0.1)
+
+
+def test_build_transform_and_architecture_names():
+    assert build_transform({"augment": 0}) is None
+    shift = build_transform({"augment": 2})
+    assert isinstance(shift, RandomShift) and shift.max_shift == 2
+    with pytest.raises(ValueError, match="augment must be a number of pixels or 'affine', got 'wobble'"):
+        build_transform({"augment": "wobble"})
+    with pytest.raises(ValueError, match="unknown architecture 'rnn'; known: mlp, cnn"):
+        build_model({**DEFAULTS, "architecture": "rnn"}, np.random.default_rng(0))
+
+
+def test_nielsen_eta10_follows_the_original_recipe():
+    settings = get_preset("nielsen-eta10").full_settings()
+    assert settings["lr"] == 10.0 and settings["epochs"] == 19 and settings["validation_size"] == 0
+    assert settings["report_test_each_epoch"] and settings["evaluate_before"] and settings["batch_size"] == 10
+    assert get_preset("full-batch").full_settings()["print_every"] == 10
 
 
 def test_unknown_preset_lists_known_ones():

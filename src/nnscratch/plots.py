@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .layers import Linear
+from .layers import Conv2D, Linear
 from .serialization import atomic_write
 from .training import History
 
@@ -178,23 +178,43 @@ def first_linear(model):
 def plot_weights(model, path, count=64, columns=8):
     """What each first-layer neuron looks for: its incoming weights as an image (red positive, blue negative,
     each neuron on its own symmetric scale)."""
+    first = next((layer for layer in model if layer.params), None)
+    if isinstance(first, Conv2D):
+        return plot_kernels(first, path, count, columns)
     layer = first_linear(model)
     side = math.isqrt(layer.in_features)
     if side * side != layer.in_features:
         raise ValueError(f"the first layer takes {layer.in_features} inputs, which is not a square image")
     weights = layer.params["W"][:, :count].T.reshape(-1, side, side)
+    title = f"First-layer weights ({len(weights)} of {layer.out_features} neurons; red: positive, blue: negative)"
+    return plot_weight_images(weights, path, title, "neuron", columns)
+
+
+def plot_kernels(layer, path, count=64, columns=8):
+    """The kernels of a first convolution on one-channel images, one small image per output channel."""
+    if layer.in_channels != 1:
+        raise ValueError(f"the first convolution reads {layer.in_channels} channels; only one-channel kernels "
+                         f"can be drawn")
+    kernels = layer.params["W"][:count, 0]
+    height, width = layer.kernel_size
+    title = (f"First-layer kernels ({len(kernels)} of {layer.out_channels}, {height}×{width}; red: positive, "
+             f"blue: negative)")
+    return plot_weight_images(kernels, path, title, "kernel", columns)
+
+
+def plot_weight_images(weights, path, title, noun, columns=8):
+    """Each 2-D array of ``weights`` in its own panel, on its own symmetric red-blue scale."""
     columns = min(columns, len(weights))
     rows = math.ceil(len(weights) / columns)
     figure = Figure(figsize=(1.25 * columns, 1.35 * rows + 0.5))
     axes_grid = np.atleast_1d(figure.subplots(rows, columns)).reshape(-1)
     for axes in axes_grid:
         axes.axis("off")
-    for neuron, (axes, image) in enumerate(zip(axes_grid, weights)):
+    for index, (axes, image) in enumerate(zip(axes_grid, weights)):
         limit = float(np.abs(image).max()) or 1.0
         axes.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        axes.set_title(f"neuron {neuron}", fontsize=7)
-    figure.suptitle(f"First-layer weights ({len(weights)} of {layer.out_features} neurons; red: positive, "
-                    f"blue: negative)", fontsize=10)
+        axes.set_title(f"{noun} {index}", fontsize=7)
+    figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return save_figure(figure, path)
 

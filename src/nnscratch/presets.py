@@ -1,15 +1,17 @@
-"""Presets: named training recipes, from the classic from-scratch networks to our best multilayer perceptrons.
+"""Presets: named training recipes, from the classic from-scratch networks to our best convolutional network.
 
 A preset is a set of training settings (the same names as the ``nnscratch train`` flags, which override them),
-together with what it reproduces and the accuracy to expect. ``build_model``, ``build_loss`` and
-``build_optimizer`` turn settings into the objects that ``fit`` trains; ``RandomShift`` is the data
-augmentation of ``mlp-large``.
+together with what it reproduces and the accuracy to expect. ``build_model``, ``build_loss``,
+``build_optimizer`` and ``build_transform`` turn settings into the objects that ``fit`` trains with;
+``RandomShift`` is the data augmentation of ``mlp-large``, ``RandomAffine`` (from ``augment``) that of
+``cnn-best``.
 """
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .layers import ACTIVATIONS, Dropout, Linear
+from .augment import RandomAffine
+from .layers import ACTIVATIONS, BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU
 from .losses import get_loss
 from .network import Sequential
 from .optimizers import OPTIMIZERS
@@ -22,9 +24,14 @@ DEFAULTS = {
     "schedule": "constant", "warmup": 0.0, "dropout": 0.0, "batch_size": 32, "epochs": 10, "shuffle": True,
     "patience": None, "seed": 0, "dataset": "mnist", "data": None, "validation_size": 10000,
     "train_size": None, "augment": 0, "report_test_each_epoch": False, "evaluate_before": False,
+    "architecture": "mlp", "hidden": 128, "batch_norm": False, "print_every": 1,
 }
 
 SCHEDULES = ("constant", "cosine", "step", "exponential")
+ARCHITECTURES = ("mlp", "cnn")
+CNN_INPUT_SHAPE = [1, 28, 28]
+CNN_CLASSES = 10
+AFFINE = {"shift": 2.0, "rotation": 10.0, "scale": 0.1}  # what --augment affine draws from
 
 
 @dataclass(frozen=True)
@@ -56,17 +63,20 @@ PRESETS = {preset.name: preset for preset in [
            "94-95.5 %",
            "94.09 % (epoch 10 by validation; 94.55 % at epoch 15), 6 s",
            {**NIELSEN, "lr": 3.0, "epochs": 15, "report_test_each_epoch": True}),
-    Preset("nielsen-eta10", "the same network with eta 10, 10 epochs",
-           "peterw-github/NeuralNetwork_FromScratch: about 95 % after 10 epochs",
-           "~95 %",
-           "93.75 % (seeds 1-3: 93.76-94.14 %), 5 s",
-           {**NIELSEN, "lr": 10.0, "epochs": 10}),
+    Preset("nielsen-eta10", "the same network with eta 10, trained on all 60,000 training images (no "
+           "validation split) for 19 epochs, with the test accuracy before training and after every epoch",
+           "peterw-github/NeuralNetwork_FromScratch: \"about 95 %\" after 10 epochs (its main.py runs 19)",
+           "94-95 %",
+           "94.61 % after 19 epochs, 93.94 % after 10 (seeds 0-4: 94.06-94.85 % after 19, 93.40-94.44 % "
+           "after 10; best epochs 94.53-94.97 %), 9 s",
+           {**NIELSEN, "lr": 10.0, "epochs": 19, "validation_size": 0, "report_test_each_epoch": True,
+            "evaluate_before": True}),
     Preset("full-batch", "784-100-10 ReLU, softmax + cross-entropy, U(-0.5, 0.5) init, full-batch descent, "
            "lr 0.2, 1000 iterations",
            "Outdatedcandy92/NeuralNetwork: ~91 % after 1000 iterations",
            ">= 91 %", "93.60 %, 5.6 min",
            {"layers": [784, 100, 10], "init": "uniform", "bias_init": "uniform", "lr": 0.2,
-            "batch_size": "full", "epochs": 1000, "shuffle": False}),
+            "batch_size": "full", "epochs": 1000, "shuffle": False, "print_every": 10}),
     Preset("per-sample", "784-16-10 ReLU, softmax + cross-entropy, N(0,1) init, per-sample SGD at lr 0.01, "
            "20 epochs",
            "ZimengXiong/NeuralNetworkFromScratch (MNISTDigitRecog): its weights score 92.44 %",
@@ -94,6 +104,18 @@ PRESETS = {preset.name: preset for preset in [
            "ours: the best MLP in under ten minutes", ">= 98.5 %", "99.14 %, 3.6 min",
            {"layers": [784, 1024, 1024, 10], "optimizer": "adam", "lr": 1e-3, "schedule": "cosine",
             "dropout": 0.2, "augment": 2, "batch_size": 128, "epochs": 30}),
+    Preset("cnn", "conv 5x5x32, max-pool 2, ReLU, conv 5x5x64, max-pool 2, ReLU, dense 128, ReLU, dropout 0.25, "
+           "dense 10; Adam lr 1e-3 with cosine decay, batch 128, 6 epochs",
+           "ours: a small convolutional network", ">= 99.2 %", "99.31 %, 407 s on a busy machine",
+           {"architecture": "cnn", "layers": None, "hidden": 128, "dropout": 0.25, "optimizer": "adam",
+            "lr": 1e-3, "schedule": "cosine", "batch_size": 128, "epochs": 6}),
+    Preset("cnn-best", "the cnn with dense 256 and batch norm after each conv and the dense layer; random "
+           "shifts (up to 2 pixels), rotations (up to 10 degrees) and scalings (up to 10 %); Adam lr 2e-3 with "
+           "cosine decay, batch 128, 15 epochs",
+           "ours: the best network here", ">= 99.4 %", "99.51 %, 790 s",
+           {"architecture": "cnn", "layers": None, "hidden": 256, "dropout": 0.25, "batch_norm": True,
+            "optimizer": "adam", "lr": 2e-3, "schedule": "cosine", "batch_size": 128, "epochs": 15,
+            "augment": "affine"}),
 ]}
 
 
@@ -105,6 +127,21 @@ def get_preset(name):
 
 
 def build_model(settings, rng):
+    """The network ``settings["architecture"]`` names: ``mlp`` (``build_mlp``) or ``cnn`` (``build_cnn``)."""
+    architecture = settings.get("architecture", "mlp")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; known: {', '.join(ARCHITECTURES)}")
+    return build_cnn(settings, rng) if architecture == "cnn" else build_mlp(settings, rng)
+
+
+def input_shape(settings):
+    """The shape of one example as the network of ``settings`` takes it: [1, 28, 28] or [inputs]."""
+    if settings.get("architecture", "mlp") == "cnn":
+        return list(CNN_INPUT_SHAPE)
+    return [int(settings["layers"][0])]
+
+
+def build_mlp(settings, rng):
     """Linear layers of ``settings["layers"]`` sizes, the activation after each, dropout after hidden ones."""
     sizes, dropout = [int(size) for size in settings["layers"]], float(settings["dropout"])
     activation, output = settings["activation"], settings["output"]
@@ -124,6 +161,36 @@ def build_model(settings, rng):
         if dropout and not last:
             layers.append(Dropout(dropout, rng=rng))
     return Sequential(layers)
+
+
+def build_cnn(settings, rng):
+    """conv 5×5×32, max-pool 2, ReLU, conv 5×5×64, max-pool 2, ReLU, dense `hidden`, ReLU, dropout, dense 10,
+    on (N, 1, 28, 28) images; with `batch_norm`, a BatchNorm after each conv and the hidden dense layer.
+
+    Pooling before the ReLU gives the same result as after it (both are monotone) on a quarter of the values.
+    """
+    hidden, dropout = int(settings["hidden"]), float(settings["dropout"])
+    if hidden < 1:
+        raise ValueError(f"--hidden must be at least 1, got {hidden}")
+    norm = (lambda features: [BatchNorm(features)]) if settings["batch_norm"] else (lambda features: [])
+    layers = [Conv2D(1, 32, 5, rng=rng), *norm(32), MaxPool2D(2), ReLU(),
+              Conv2D(32, 64, 5, rng=rng), *norm(64), MaxPool2D(2), ReLU(),
+              Flatten(), Linear(64 * 4 * 4, hidden, rng=rng), *norm(hidden), ReLU()]
+    if dropout:
+        layers.append(Dropout(dropout, rng=rng))
+    layers.append(Linear(hidden, CNN_CLASSES, rng=rng))
+    return Sequential(layers)
+
+
+def build_transform(settings):
+    """The augmentation of ``settings["augment"]``: None for 0, ``RandomShift(N)`` for N pixels, or
+    ``RandomAffine`` for "affine" (shifts up to 2 pixels, rotations up to 10 degrees, scalings up to 10 %)."""
+    augment = settings["augment"]
+    if augment == "affine":
+        return RandomAffine(**AFFINE)
+    if isinstance(augment, str) or int(augment) < 0:
+        raise ValueError(f"augment must be a number of pixels or 'affine', got {augment!r}")
+    return RandomShift(int(augment)) if int(augment) else None
 
 
 def build_loss(settings):

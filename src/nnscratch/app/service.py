@@ -10,7 +10,10 @@ import time
 import numpy as np
 
 from ..layers.activations import ACTIVATIONS
+from ..layers.batchnorm import BatchNorm
+from ..layers.conv import Conv2D
 from ..layers.linear import Linear
+from ..layers.pooling import MaxPool2D
 from ..preprocess import NoInkError, prepare_digit
 
 DIGIT_SIDE = 28
@@ -110,14 +113,19 @@ def model_input_shape(metadata):
 
 
 def architecture(model):
-    """A one-line summary such as ``784 → 128 ReLU → 10 Softmax`` (other layers appear by class name)."""
-    activations = tuple(ACTIVATIONS.values())
+    """A one-line summary such as ``784 → 128 ReLU → 10 Softmax``, or for a convolutional network
+    ``conv 5×5×32 → max-pool 2 ReLU → ... → 128 ReLU → 10`` (other layers appear by class name)."""
+    after = (*ACTIVATIONS.values(), BatchNorm)  # written after the layer they follow
     parts = []
     for layer in (list(model) if hasattr(model, "__iter__") else [model]):
         if isinstance(layer, Linear):
             parts += [] if parts else [str(layer.in_features)]
             parts.append(str(layer.out_features))
-        elif isinstance(layer, activations) and parts:
+        elif isinstance(layer, Conv2D):
+            parts.append(f"conv {layer.kernel_size[0]}×{layer.kernel_size[1]}×{layer.out_channels}")
+        elif isinstance(layer, MaxPool2D):
+            parts.append(f"max-pool {layer.kernel_size[0]}")
+        elif isinstance(layer, after) and parts:
             parts[-1] += f" {type(layer).__name__}"
         elif type(layer).__name__ not in ("Flatten", "Dropout"):
             parts.append(type(layer).__name__)

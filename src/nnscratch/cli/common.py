@@ -8,6 +8,17 @@ from . import CommandError
 
 LINES_TEST_SIZE = 10000
 PREPROCESSING = "pixel values / 255 as float32 in [0, 1], each image flattened row by row"
+IMAGE_PREPROCESSING = "pixel values / 255 as float32 in [0, 1], each image as an array of shape (1, rows, columns)"
+
+
+def preprocessing(input_shape):
+    """How examples were prepared for a model that takes examples of ``input_shape``."""
+    return IMAGE_PREPROCESSING if len(input_shape) > 1 else PREPROCESSING
+
+
+def wants_images(settings):
+    """Whether the network of ``settings`` takes (N, 1, H, W) images rather than flat rows."""
+    return settings.get("architecture") == "cnn" or len(settings.get("input_shape") or []) > 1
 
 
 @dataclass
@@ -24,6 +35,10 @@ class TrainingData:
         return [("train", self.train), ("validation", self.validation or (None, None)), ("test", self.test)]
 
     @property
+    def input_shape(self):
+        return tuple(int(size) for size in self.train[0].shape[1:])
+
+    @property
     def input_size(self):
         return int(np.prod(self.train[0].shape[1:]))
 
@@ -33,16 +48,19 @@ class TrainingData:
 
 
 def load_data(settings):
-    """The data set named in ``settings`` (``dataset``, ``data``, ``validation_size``, ``train_size``, ``seed``)."""
+    """The data set named in ``settings`` (``dataset``, ``data``, ``validation_size``, ``train_size``, ``seed``),
+    as flat rows or, for a network of images (``wants_images``), as (N, 1, H, W) images."""
     name, validation_size = settings["dataset"], int(settings["validation_size"])
     train_size = settings.get("train_size")
     if validation_size < 0 or (train_size is not None and int(train_size) < 1):
         raise CommandError(f"--validation-size must be >= 0 and --train-size >= 1, got {validation_size} and "
                            f"{train_size}")
     if name == "lines":
-        return make_lines_data(int(train_size or 1500), validation_size, settings["seed"])
+        data = make_lines_data(int(train_size or 1500), validation_size, settings["seed"])
+        return as_images(data) if wants_images(settings) else data
     from ..datasets import load_dataset
-    dataset = load_dataset(name, path=settings.get("data"), validation_size=validation_size)
+    dataset = load_dataset(name, path=settings.get("data"), validation_size=validation_size,
+                           shape="image" if wants_images(settings) else "flat")
     train = dataset.train
     if train_size is not None:
         train = (train[0][:int(train_size)], train[1][:int(train_size)])
@@ -60,18 +78,37 @@ def make_lines_data(train_size, validation_size, seed):
     return TrainingData("lines", ["horizontal", "vertical"], train, validation, test)
 
 
-def input_features(model):
-    """The number of inputs per example that the model's first dense layer takes."""
-    for layer in model:
-        if isinstance(layer, Linear):
-            return layer.in_features
-    return None
+def as_images(data):
+    """The same splits with each flat square image as (1, side, side)."""
+    side = int(round(data.input_size ** 0.5))
+
+    def reshape(split):
+        return None if split is None else (split[0].reshape(len(split[0]), 1, side, side), split[1])
+
+    return TrainingData(data.name, data.class_names, reshape(data.train), reshape(data.validation),
+                        reshape(data.test))
+
+
+def model_input_shape(model, metadata):
+    """The shape of one example as the model takes it: metadata's ``input_shape`` (e.g. [1, 28, 28] or [784])
+    when it has one, else the inputs of a first dense layer, else None (unknown)."""
+    shape = metadata.get("input_shape")
+    if isinstance(shape, list) and shape and all(isinstance(size, int) and size > 0 for size in shape):
+        return tuple(shape)
+    first = next((layer for layer in model if layer.params), None)
+    return (first.in_features,) if isinstance(first, Linear) else None
 
 
 def check_fits(model_inputs, model_outputs, data, what="the network"):
-    """One readable line when layer sizes do not fit the data's input size or number of classes."""
-    if model_inputs is not None and model_inputs != data.input_size:
-        raise CommandError(f"{what} takes {model_inputs} inputs per example, but {data.name} examples have "
-                           f"{data.input_size} values")
+    """One readable line when the model's input (a size or a shape) does not fit the data's examples, or its
+    outputs the number of classes."""
+    if model_inputs is not None:
+        shape = (int(model_inputs),) if isinstance(model_inputs, (int, np.integer)) else tuple(model_inputs)
+        if len(shape) == 1 and len(data.input_shape) == 1 and shape[0] != data.input_size:
+            raise CommandError(f"{what} takes {shape[0]} inputs per example, but {data.name} examples have "
+                               f"{data.input_size} values")
+        if shape != data.input_shape:
+            raise CommandError(f"{what} takes examples of shape {shape}, but {data.name} examples have shape "
+                               f"{data.input_shape}")
     if model_outputs is not None and model_outputs != data.num_classes:
         raise CommandError(f"{what} has {model_outputs} outputs, but {data.name} has {data.num_classes} classes")

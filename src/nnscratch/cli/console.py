@@ -5,9 +5,9 @@ printed, so logs stay readable.
 """
 import sys
 
+import numpy as np
 from tabulate import tabulate
 
-from ..layers import Linear
 from ..training import Callback
 
 
@@ -16,28 +16,44 @@ def percent(fraction):
     return f"{100.0 * fraction:.2f} %"
 
 
-def architecture_line(model, input_size):
-    """``Input (m, 784) --> Linear (m, 30) --> Sigmoid --> ... --> Output (m, 10)``: one line, batch first."""
-    parts, width = [f"Input (m, {input_size})"], input_size
-    for layer in model:
-        if isinstance(layer, Linear):
-            width = layer.out_features
-            parts.append(f"Linear (m, {width})")
-        else:
-            parts.append(repr(layer) if layer.config() else type(layer).__name__)
-    parts.append(f"Output (m, {width})")
+def architecture_line(model, input_shape):
+    """``Input (m, 784) --> Linear (m, 30) --> Sigmoid --> ... --> Output (m, 10)``: one line, batch first.
+
+    ``input_shape`` is one example's shape (an int for flat rows). Layers that change the shape show the shape
+    they give, found by passing one blank example through the network in eval mode.
+    """
+    shape = (int(input_shape),) if isinstance(input_shape, (int, np.integer)) else tuple(input_shape)
+    parts = [f"Input {batch_shape(shape)}"]
+    parameters = next(iter(model.parameters().values()), np.zeros(0, np.float32))
+    x, was_training = np.zeros((1, *shape), dtype=parameters.dtype), model.training
+    model.eval()
+    try:
+        for layer in model:
+            before, x = x.shape, layer.forward(x)
+            if x.shape != before:
+                parts.append(f"{type(layer).__name__} {batch_shape(x.shape[1:])}")
+            else:
+                parts.append(repr(layer) if layer.config() and not layer.params else type(layer).__name__)
+    finally:
+        model.train(was_training)
+    parts.append(f"Output {batch_shape(x.shape[1:])}")
     return " --> ".join(parts)
+
+
+def batch_shape(shape):
+    return "(m, " + ", ".join(map(str, shape)) + ")"
 
 
 def banner(model, data, settings, out=None):
     """Architecture, data shapes and hyperparameters, before training starts."""
     lines = ["nnscratch: training a neural network from scratch with NumPy", "",
-             f"Architecture   {architecture_line(model, data.train[0].shape[1])}",
+             f"Architecture   {architecture_line(model, data.train[0].shape[1:])}",
              f"               {model.num_parameters():,} parameters",
              f"Data           {data.name}: " + ", ".join(
                  f"{split} {x.shape} labels {y.shape}" for split, (x, y) in data.splits() if x is not None)]
-    hyper = ["optimizer", "lr", "momentum", "weight_decay", "schedule", "batch_size", "epochs", "loss", "init",
-             "dropout", "augment", "shuffle", "patience", "seed"]
+    cnn = settings.get("architecture") == "cnn"
+    hyper = ["optimizer", "lr", "momentum", "weight_decay", "schedule", "batch_size", "epochs", "loss",
+             *(["hidden", "batch_norm"] if cnn else ["init"]), "dropout", "augment", "shuffle", "patience", "seed"]
     lines.append("Hyperparameters " + ", ".join(f"{key.replace('_', ' ')} {settings[key]}" for key in hyper))
     print("\n".join(lines), file=out or sys.stdout)
 
@@ -69,10 +85,11 @@ class ConsoleProgress(Callback):
 
     ``test_every_epoch``: a function returning the test ``Evaluation``, shown on each line (Nielsen's runs).
     ``on_record``: called with each record and its test result, for the caller's own bookkeeping.
+    ``print_every``: print the line of the first epoch, of every ``print_every``-th and of the last only.
     """
 
-    def __init__(self, epochs, quiet=False, test_every_epoch=None, on_record=None, out=None):
-        self.epochs, self.out = epochs, out or sys.stdout
+    def __init__(self, epochs, quiet=False, test_every_epoch=None, on_record=None, out=None, print_every=1):
+        self.epochs, self.out, self.print_every = epochs, out or sys.stdout, int(print_every)
         self.bar_wanted = not quiet and hasattr(self.out, "isatty") and self.out.isatty()
         self.test_every_epoch, self.on_record = test_every_epoch, on_record
         self.bar = None
@@ -91,10 +108,12 @@ class ConsoleProgress(Callback):
 
     def on_epoch_end(self, record):
         self.close_bar()
-        test = self.test_every_epoch() if self.test_every_epoch else None
-        if test is not None:
-            record["test_loss"], record["test_accuracy"] = test.loss, test.accuracy
-        print(epoch_line(record, self.epochs, test), file=self.out, flush=True)
+        epoch = record["epoch"]
+        if epoch == 1 or epoch % self.print_every == 0 or epoch == self.epochs:
+            test = self.test_every_epoch() if self.test_every_epoch else None
+            if test is not None:
+                record["test_loss"], record["test_accuracy"] = test.loss, test.accuracy
+            print(epoch_line(record, self.epochs, test), file=self.out, flush=True)
         if self.on_record:
             self.on_record(record)
 

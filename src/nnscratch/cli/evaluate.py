@@ -6,7 +6,7 @@ from ..presets import DEFAULTS
 from ..serialization import load_model
 from ..training import evaluate
 from . import common
-from .common import check_fits, input_features
+from .common import check_fits, model_input_shape
 from .console import architecture_line, percent
 
 
@@ -29,15 +29,17 @@ def run(args):
     settings.update({"dataset": args.dataset or metadata.get("dataset") or settings["dataset"], "train_size": None})
     if args.data:
         settings["data"] = args.data
+    shape = model_input_shape(model, metadata)
+    settings["input_shape"] = list(shape) if shape else None  # images (N, 1, 28, 28) for a convolutional model
     if args.split == "validation" and not settings["validation_size"]:
         settings["validation_size"] = DEFAULTS["validation_size"]
     data = common.load_data(settings)
-    check_fits(input_features(model), None, data, f"the model in {args.model}")
+    check_fits(shape, None, data, f"the model in {args.model}")
     x, y = dict(data.splits())[args.split]
     output = model.predict_output(x[:1])
     check_fits(None, output.shape[1], data, f"the model in {args.model}")
     result = evaluate(model, x, y)
-    print(f"Model     {args.model}: {architecture_line(model, data.input_size)}")
+    print(f"Model     {args.model}: {architecture_line(model, data.input_shape)}")
     print(f"Data      {data.name} {args.split} split, {len(x)} examples")
     print(f"Accuracy  {result.correct} / {result.total} ({percent(result.accuracy)})\n")
     predicted = model.predict(x)
@@ -52,6 +54,7 @@ def run(args):
                    headers=["", *data.class_names], tablefmt="simple"))
     if args.plots:  # the confusion matrix as a heat map and the most confidently wrong digits, as PNG
         from ..plots import save_evaluation_plots
-        paths = save_evaluation_plots(args.plots, x, y, model.predict_proba(x), confusion, data.class_names)
+        paths = save_evaluation_plots(args.plots, x.reshape(len(x), -1), y, model.predict_proba(x), confusion,
+                                      data.class_names)
         print(f"\nSaved {' and '.join(paths)}")
     return 0

@@ -2,7 +2,8 @@
 
 ``nnscratch plot HISTORY... --out curves.png`` overlays the loss and accuracy per epoch of each run (the
 ``.history.json`` files ``nnscratch train`` writes, or the model files themselves), named after their files or
-``--names``. ``nnscratch plot --weights MODEL --out weights.png`` shows what each first-layer neuron looks for.
+``--names``. ``nnscratch plot --weights MODEL --out weights.png`` shows what each first-layer neuron looks for
+(for a convolutional network: the kernels of its first convolution).
 """
 from ..plots import plot_histories, plot_weights, read_history, run_name
 from ..serialization import load_model
@@ -15,8 +16,10 @@ def add_parser(subparsers):
     parser.add_argument("histories", metavar="HISTORY", nargs="*",
                         help="history files (.history.json) or model files of the runs to compare")
     parser.add_argument("--names", help="comma-separated names for the runs (default: their file names)")
-    parser.add_argument("--weights", metavar="MODEL", help="draw this model's first-layer weights instead")
-    parser.add_argument("--neurons", type=int, default=64, help="with --weights: how many neurons (default: 64)")
+    parser.add_argument("--weights", metavar="MODEL", help="draw this model's first-layer weights (or first "
+                        "convolution's kernels) instead")
+    parser.add_argument("--neurons", type=int, default=64, help="with --weights: how many neurons or kernels "
+                        "(default: 64)")
     parser.add_argument("--title", help="a title over the curves")
     parser.add_argument("--out", help="the PNG file to write (default: curves.png, or weights.png with --weights)")
     parser.set_defaults(run=run)

@@ -10,17 +10,21 @@ import time
 
 import numpy as np
 
-from ..presets import (DEFAULTS, PRESETS, SCHEDULES, RandomShift, build_loss, build_model, build_optimizer,
-                       get_preset)
+from ..presets import (ARCHITECTURES, CNN_CLASSES, DEFAULTS, PRESETS, SCHEDULES, build_loss, build_model,
+                       build_optimizer, build_transform, get_preset, input_shape)
+from ..layers import Dropout
 from ..serialization import load_checkpoint, save_model, write_json
 from ..training import History, evaluate, fit
 from . import CommandError
 from . import common
-from .common import PREPROCESSING, check_fits
+from .common import check_fits, preprocessing
 from .console import ConsoleProgress, banner, percent, results_table
 
 FLAGS = [  # (flag, setting, type, help); each default comes from presets.DEFAULTS and is shown in --help
-    ("--layers", "layers", str, "layer sizes, input first"),
+    ("--architecture", "architecture", str, f"{' or '.join(ARCHITECTURES)}: dense layers of --layers sizes, or "
+     "two convolutions, a dense layer of --hidden units and 10 outputs on 28x28 images"),
+    ("--layers", "layers", str, "layer sizes, input first (mlp)"),
+    ("--hidden", "hidden", int, "units of the dense hidden layer (cnn)"),
     ("--activation", "activation", str, "hidden activation: sigmoid, tanh, relu, leaky_relu"),
     ("--output", "output", str, "output activation: none (logits), softmax, sigmoid or same (as hidden)"),
     ("--loss", "loss", str, "softmax_cross_entropy, cross_entropy, quadratic, binary_cross_entropy"),
@@ -41,8 +45,11 @@ FLAGS = [  # (flag, setting, type, help); each default comes from presets.DEFAUL
     ("--data", "data", str, "read the data set from this path instead of the cache"),
     ("--validation-size", "validation_size", int, "training examples held out for validation"),
     ("--train-size", "train_size", int, "train on only the first N examples (lines: how many to draw)"),
-    ("--augment", "augment", int, "shift training images randomly by up to N pixels"),
+    ("--augment", "augment", str, "shift training images randomly by up to N pixels, or 'affine': shift by up to "
+     "2 pixels, rotate by up to 10 degrees and scale by up to 10 %"),
+    ("--print-every", "print_every", int, "print the epoch line of the first epoch, every Nth and the last"),
 ]
+SWITCHES = ["shuffle", "report_test_each_epoch", "evaluate_before", "batch_norm"]  # flags without a value
 
 
 def add_parser(subparsers):
@@ -53,6 +60,8 @@ def add_parser(subparsers):
         default = DEFAULTS[setting]
         shown = ",".join(map(str, default)) if isinstance(default, list) else default
         parser.add_argument(flag, dest=setting, type=kind, default=None, help=f"{text} (default: {shown})")
+    parser.add_argument("--batch-norm", dest="batch_norm", action="store_true", default=None,
+                        help="cnn: batch normalisation after each convolution and the dense hidden layer")
     parser.add_argument("--no-shuffle", dest="shuffle", action="store_false", default=None,
                         help="take the batches in file order (default: shuffle every epoch)")
     parser.add_argument("--report-test-each-epoch", dest="report_test_each_epoch", action="store_true",
@@ -68,20 +77,24 @@ def add_parser(subparsers):
 
 def given_settings(args):
     """The settings named on the command line (flags left out are None)."""
-    names = [setting for _, setting, _, _ in FLAGS] + ["shuffle", "report_test_each_epoch", "evaluate_before"]
+    names = [setting for _, setting, _, _ in FLAGS] + SWITCHES
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
 def parse_settings(settings):
     """Check and convert the settings that come as text, and the ranges of the numbers."""
     settings = dict(settings)
-    if isinstance(settings["layers"], str):
-        try:
-            settings["layers"] = [int(size) for size in settings["layers"].split(",")]
-        except ValueError:
-            raise CommandError(f"--layers expects sizes like 784,100,10, got {settings['layers']!r}") from None
-    if len(settings["layers"]) < 2 or min(settings["layers"]) < 1:
-        raise CommandError(f"--layers needs at least two positive sizes, got {settings['layers']}")
+    if settings["architecture"] not in ARCHITECTURES:
+        raise CommandError(f"--architecture must be {' or '.join(ARCHITECTURES)}, got {settings['architecture']!r}")
+    if settings["architecture"] == "cnn":
+        if settings["layers"] not in (None, DEFAULTS["layers"]):
+            raise CommandError("--layers sets the sizes of an mlp; the cnn's are fixed but for --hidden")
+        settings["layers"] = None
+    elif settings["layers"] is None:
+        settings["layers"] = DEFAULTS["layers"]
+    else:
+        settings["layers"] = parse_layers(settings["layers"])
+    settings["augment"] = parse_augment(settings["augment"])
     batch_size = settings["batch_size"]
     if batch_size != "full":
         try:
@@ -95,13 +108,38 @@ def parse_settings(settings):
               ("momentum", settings["momentum"] >= 0, "must be >= 0"),
               ("weight-decay", settings["weight_decay"] >= 0, "must be >= 0"),
               ("dropout", 0 <= settings["dropout"] < 1, "must be in [0, 1)"),
-              ("augment", settings["augment"] >= 0, "must be >= 0"),
+              ("hidden", settings["hidden"] >= 1, "must be at least 1"),
+              ("print-every", settings["print_every"] >= 1, "must be at least 1"),
               ("warmup", settings["warmup"] >= 0, "must be >= 0"),
               ("patience", settings["patience"] is None or settings["patience"] >= 1, "must be at least 1")]
     for name, ok, rule in checks:
         if not ok:
             raise CommandError(f"--{name} {rule}, got {settings[name.replace('-', '_')]}")
     return settings
+
+
+def parse_layers(layers):
+    if isinstance(layers, str):
+        try:
+            layers = [int(size) for size in layers.split(",")]
+        except ValueError:
+            raise CommandError(f"--layers expects sizes like 784,100,10, got {layers!r}") from None
+    if len(layers) < 2 or min(layers) < 1:
+        raise CommandError(f"--layers needs at least two positive sizes, got {layers}")
+    return layers
+
+
+def parse_augment(augment):
+    """0 (none), a number of pixels to shift by, or 'affine'."""
+    if augment == "affine":
+        return augment
+    try:
+        pixels = int(augment)
+    except ValueError:
+        raise CommandError(f"--augment expects a number of pixels or 'affine', got {augment!r}") from None
+    if pixels < 0:
+        raise CommandError(f"--augment must be >= 0 pixels, got {pixels}")
+    return pixels
 
 
 def run(args):
@@ -117,7 +155,10 @@ def run(args):
     out = args.out or args.resume or os.path.join("models", f"{args.preset or 'model'}.npz")
     data = common.load_data(settings)
     layers = settings["layers"]
-    check_fits(layers[0], layers[-1], data, f"--layers {','.join(map(str, layers))}")
+    if settings["architecture"] == "cnn":
+        check_fits(input_shape(settings), CNN_CLASSES, data, "the cnn")
+    else:
+        check_fits(layers[0], layers[-1], data, f"--layers {','.join(map(str, layers))}")
     if model is None:
         model = build_model(settings, np.random.default_rng(settings["seed"]))
     loss, optimizer = build_loss(settings), build_optimizer(settings, model)
@@ -134,15 +175,14 @@ def run(args):
     tracker = BestTracker(model, optimizer, rng, best_accuracy)
     test_each_epoch = (lambda: evaluate(model, *data.test, loss)) if settings["report_test_each_epoch"] else None
     progress = ConsoleProgress(settings["epochs"], quiet=args.quiet, test_every_epoch=test_each_epoch,
-                               on_record=tracker.update)
+                               on_record=tracker.update, print_every=settings["print_every"])
     batch_size = len(data.train[0]) if settings["batch_size"] == "full" else settings["batch_size"]
     plural = "s" if epochs_left > 1 else ""
     start = f" (from epoch {len(history) + 1})" if history.epochs else ""
     print(f"\nTraining for {epochs_left} epoch{plural}{start}")
     history = fit(model, *data.train, loss, optimizer, epochs=epochs_left, batch_size=batch_size,
                   shuffle=settings["shuffle"], validation_data=data.validation, patience=settings["patience"],
-                  callback=progress, rng=rng,
-                  history=history, transform=RandomShift(settings["augment"]) if settings["augment"] else None)
+                  callback=progress, rng=rng, history=history, transform=build_transform(settings))
     progress.close_bar()
     if settings["patience"] is None:
         tracker.restore()
@@ -173,7 +213,8 @@ def resume_from(args):
     if not isinstance(training, dict) or "settings" not in training or "history" not in training:
         raise CommandError(f"{args.resume} holds no training run to resume (it was not saved by nnscratch train)")
     given = given_settings(args)
-    fixed = sorted(set(given) & {"layers", "activation", "output", "dropout", "dataset"})
+    fixed = sorted(set(given) & {"architecture", "layers", "hidden", "batch_norm", "activation", "output", "dropout",
+                                 "dataset"})
     if fixed:
         raise CommandError(f"--resume keeps the saved network and data; cannot change {', '.join(fixed)}")
     settings = parse_settings({**DEFAULTS, **training["settings"], **given})
@@ -182,21 +223,29 @@ def resume_from(args):
     rng = np.random.default_rng(settings["seed"])
     if training.get("rng_state"):
         rng.bit_generator.state = training["rng_state"]  # the shuffling goes on as if never stopped
+    if training.get("dropout_rng_state"):  # and so do the dropout masks, from the one generator they share
+        dropout_rng = np.random.default_rng()
+        dropout_rng.bit_generator.state = training["dropout_rng_state"]
+        for layer in dropout_layers(model):
+            layer.rng = dropout_rng
     return model, settings, history, optimizer_state, metadata.get("validation_accuracy") or -1.0, rng
 
 
 class BestTracker:
     """Keeps the weights of the epoch with the best validation accuracy (without validation: of the last whole
-    epoch) to restore at the end, and the optimizer and shuffling states after the last whole epoch, so that a
-    resumed run goes on as if it had never stopped."""
+    epoch) to restore at the end, and the optimizer, shuffling and dropout states after the last whole epoch,
+    so that a resumed run goes on as if it had never stopped."""
 
     def __init__(self, model, optimizer, rng, best_accuracy=-1.0):
         self.model, self.best_accuracy, self.best_epoch, self.state = model, best_accuracy, None, None
         self.optimizer, self.optimizer_state = optimizer, optimizer.state_dict()
         self.rng, self.rng_state = rng, rng.bit_generator.state
+        self.dropout_rng = next((layer.rng for layer in dropout_layers(model)), None)
+        self.dropout_rng_state = self.dropout_rng.bit_generator.state if self.dropout_rng else None
 
     def update(self, record):
         self.rng_state, self.optimizer_state = self.rng.bit_generator.state, self.optimizer.state_dict()
+        self.dropout_rng_state = self.dropout_rng.bit_generator.state if self.dropout_rng else None
         accuracy = record.get("val_accuracy")
         if accuracy is None or accuracy > self.best_accuracy:
             self.best_epoch, self.state = record["epoch"], self.model.state_dict()
@@ -205,6 +254,10 @@ class BestTracker:
     def restore(self):
         if self.state is not None:
             self.model.load_state_dict(self.state)
+
+
+def dropout_layers(model):
+    return [layer for layer in model if isinstance(layer, Dropout)]
 
 
 def report(when, result):
@@ -223,10 +276,12 @@ def save_run(out, model, settings, history, data, results, tracker, seconds):
     root = out[:-4] if out.endswith(".npz") else out
     history_path = root + ".history.json"
     accuracies = {f"{name}_accuracy": result.accuracy for name, result in results.items()}
-    metadata = {"dataset": data.name, "input_shape": [data.input_size], "class_names": data.class_names,
-                "preprocessing": PREPROCESSING, "seed": settings["seed"], "preset": settings.get("preset"),
+    metadata = {"dataset": data.name, "input_shape": list(data.input_shape), "class_names": data.class_names,
+                "preprocessing": preprocessing(data.input_shape), "seed": settings["seed"],
+                "preset": settings.get("preset"),
                 **accuracies, "best_epoch": tracker.best_epoch, "epochs_trained": len(history),
-                "training": {"settings": settings, "history": history.to_dict(), "rng_state": tracker.rng_state}}
+                "training": {"settings": settings, "history": history.to_dict(), "rng_state": tracker.rng_state,
+                             "dropout_rng_state": tracker.dropout_rng_state}}
     save_model(out, model, metadata, optimizer_state=tracker.optimizer_state)
     write_json(history_path, {
         "model": out, "settings": settings, "history": history.to_dict(), "best_epoch": tracker.best_epoch,
