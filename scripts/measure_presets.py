@@ -3,6 +3,7 @@
     python scripts/measure_presets.py                 # all presets, one after another
     python scripts/measure_presets.py nielsen mlp     # just these
     python scripts/measure_presets.py --epochs 1      # a smoke run: every preset for one epoch
+    python scripts/measure_presets.py cnn cnn-best --epochs 1 --train-size 500   # a quick smoke run of the CNNs
 
 Timings depend on the machine and on what else runs on it; take them on a quiet one.
 """
@@ -40,9 +41,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="*", default=list(PRESETS), help="preset names (default: all)")
     parser.add_argument("--epochs", help="override every preset's number of epochs (a smoke run)")
+    parser.add_argument("--train-size", help="train every preset on only the first N examples (a smoke run)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
-    extra = ["--epochs", args.epochs] if args.epochs else []
+    extra = (["--epochs", args.epochs] if args.epochs else []) + (["--train-size", args.train_size]
+                                                                  if args.train_size else [])
     results = []
     with tempfile.TemporaryDirectory() as folder:
         for name in args.presets:
