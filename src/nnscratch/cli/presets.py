@@ -23,7 +23,7 @@ def run(args):
     rows = [[preset.name, preset.reproduces, preset.expected, preset.measured] for preset in PRESETS.values()]
     print(tabulate(rows, headers=["preset", "reproduces", "expected", "measured (test, wall time)"],
                    tablefmt="simple", maxcolwidths=[None, 60, None, 30]))
-    print("\nMeasured: test accuracy on MNIST of the epoch chosen by validation accuracy (lines: 10,000 fresh "
-          "images);\nwall time for the whole command on a shared two-core machine with one BLAS thread, so "
+    print("\nMeasured: test accuracy on MNIST of the epoch chosen by validation accuracy, where the preset holds out "
+          "a validation set\n(otherwise of the last epoch; lines: 10,000 fresh images); wall time for the whole command on a shared two-core machine with one BLAS thread, so "
           "approximate.\nDetails: nnscratch presets NAME; train one: nnscratch train --preset NAME")
     return 0
