@@ -1,7 +1,5 @@
 """Every file format the loaders read, written by the tests themselves, and every bad-input case."""
 import gzip
-import io
-import os
 import pickle
 import zipfile
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from nnscratch import SGD, Adam, CosineDecay, Dropout, Linear, Quadratic, Sigmoid, SoftmaxCrossEntropy
-from nnscratch.augment import RandomAffine
-from nnscratch.presets import (DEFAULTS, PRESETS, RandomShift, build_loss, build_model, build_optimizer,
+from nnscratch.augment import RandomAffine, RandomShift
+from nnscratch.presets import (DEFAULTS, PRESETS, build_loss, build_model, build_optimizer,
                                build_transform, get_preset, input_shape)
 
 

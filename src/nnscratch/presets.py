@@ -2,18 +2,17 @@
 
 A preset is a set of training settings (the same names as the ``nnscratch train`` flags, which override them),
 together with what it reproduces and the accuracy to expect. ``build_model``, ``build_loss``,
-``build_optimizer`` and ``build_transform`` turn settings into the objects that ``fit`` trains with;
-``RandomShift`` is the data augmentation of ``mlp-large``, ``RandomAffine`` (from ``augment``) that of
-``cnn-best``.
+``build_optimizer`` and ``build_transform`` turn settings into the objects that ``fit`` trains with; the data
+augmentations (``RandomShift`` for ``mlp-large``, ``RandomAffine`` for ``cnn-best``) come from ``augment``.
 """
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .augment import RandomAffine
-from .layers import ACTIVATIONS, BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU
+from .augment import RandomAffine, RandomShift
+from .layers import BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU
 from .losses import get_loss
-from .network import Sequential
+from .network import Network, Sequential
 from .optimizers import OPTIMIZERS
 from .schedules import Constant, CosineDecay, ExponentialDecay, StepDecay, Warmup
 
@@ -141,25 +140,10 @@ def input_shape(settings):
 
 
 def build_mlp(settings, rng):
-    """Linear layers of ``settings["layers"]`` sizes, the activation after each, dropout after hidden ones."""
-    sizes, dropout = [int(size) for size in settings["layers"]], float(settings["dropout"])
-    activation, output = settings["activation"], settings["output"]
-    output = activation if output == "same" else None if output in (None, "none") else output
-    for name in {activation, output} - {None}:
-        if name not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"--layers needs at least two positive sizes, got {sizes}")
-    layers = []
-    for position, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        last = position == len(sizes) - 2
-        layers.append(Linear(fan_in, fan_out, init=settings["init"], bias_init=settings["bias_init"], rng=rng))
-        name = output if last else activation
-        if name is not None:
-            layers.append(ACTIVATIONS[name]())
-        if dropout and not last:
-            layers.append(Dropout(dropout, rng=rng))
-    return Sequential(layers)
+    """``Network``: Linear layers of ``settings["layers"]`` sizes, the activation after each, dropout after hidden ones."""
+    output = None if settings["output"] in (None, "none") else settings["output"]
+    return Network(settings["layers"], activation=settings["activation"], output=output, init=settings["init"],
+                   bias_init=settings["bias_init"], dropout=float(settings["dropout"]), rng=rng)
 
 
 def build_cnn(settings, rng):
@@ -219,28 +203,3 @@ def build_optimizer(settings, model):
     if name == "sgd":
         return OPTIMIZERS[name](model, schedule, momentum=float(settings["momentum"]), weight_decay=weight_decay)
     return OPTIMIZERS[name](model, schedule, weight_decay=weight_decay)
-
-
-class RandomShift:
-    """Data augmentation: move each image by a random whole number of pixels, up to ``max_shift`` each way.
-
-    Each row of a (N, side²) batch is padded with zeros and cropped back at a random offset, by one gathered
-    index per pixel, with no loop over the images.
-    """
-
-    def __init__(self, max_shift, side=28):
-        self.max_shift, self.side = int(max_shift), int(side)
-        self.pixels = np.arange(self.side)
-
-    def __call__(self, x, rng):
-        shift, side = self.max_shift, self.side
-        images = x.reshape(len(x), side, side)
-        padded = np.pad(images, ((0, 0), (shift, shift), (shift, shift)))
-        dy, dx = rng.integers(0, 2 * shift + 1, size=(2, len(x)))
-        rows = (self.pixels[None, :] + dy[:, None])[:, :, None]
-        columns = (self.pixels[None, :] + dx[:, None])[:, None, :]
-        shifted = padded[np.arange(len(x))[:, None, None], rows, columns]
-        return shifted.reshape(x.shape)
-
-    def __repr__(self):
-        return f"RandomShift(max_shift={self.max_shift})"
