@@ -1,10 +1,11 @@
 """Two-dimensional convolution: every output pixel is a weighted sum over a small window of every input channel.
 
-The forward pass unrolls each window into one row of a matrix (im2col) and multiplies that matrix by the
-kernels in a single BLAS call; the backward pass multiplies the other way round and folds the rows back onto
-the image they came from (col2im). Inputs are NCHW, as in PyTorch. Internally each image is read channels-last
-(NHWC), so that every window row is a run of contiguous memory; the outputs are NCHW views of channels-last
-arrays, which element-wise layers keep as they are.
+The forward pass unrolls each window into one column of a matrix (im2col) and multiplies the kernels by that
+matrix in a single BLAS call; the backward pass multiplies the other way round and folds the columns back onto
+the image they came from (col2im). Inputs are NCHW, as in PyTorch. Internally a batch is stored channel by
+channel with the batch innermost, (C, H, W, N), so that a window offset picks out long runs of contiguous
+memory (a row segment of every image at once); the outputs are NCHW views of such arrays, which element-wise
+layers and pooling keep as they are.
 """
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -29,6 +30,16 @@ def output_size(size, kernel, stride, padding):
     return (size + 2 * padding - kernel) // stride + 1
 
 
+def batch_innermost(x):
+    """The (C, H, W, N) view of an (N, C, H, W) batch: free for the outputs of Conv2D and the poolings."""
+    return x.transpose(1, 2, 3, 0)
+
+
+def batch_first(x):
+    """The (N, C, H, W) view of a (C, H, W, N) array, the layout every layer hands on."""
+    return x.transpose(3, 0, 1, 2)
+
+
 class Workspace:
     """Scratch arrays reused from batch to batch, one per (purpose, shape, dtype), so that large temporaries
     are not allocated and page-faulted afresh at every step. Never hand one of them out as a layer's result."""
@@ -50,31 +61,30 @@ class Workspace:
 
 
 def im2col(x_padded, kernel, stride, out):
-    """Copy every (kh, kw, C) window of a channels-last image batch into one row of ``out``.
+    """Copy every (C, kh, kw) window of a (C, H, W, N) batch into one column of ``out``.
 
-    x_padded: (N, H, W, C); out: (N·OH·OW, kh·kw·C), row (n, i, j) holding the window at (i·sh, j·sw).
+    out: (C·kh·kw, OH·OW·N); row (c, i, j), column (oh, ow, n) holds x_padded[c, oh·sh + i, ow·sw + j, n].
     """
     (kh, kw), (sh, sw) = kernel, stride
-    windows = sliding_window_view(x_padded, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]   # (N, OH, OW, C, kh, kw)
-    rows = out.reshape(windows.shape[:3] + (kh, kw, windows.shape[3]))
-    np.copyto(rows, windows.transpose(0, 1, 2, 4, 5, 3))
+    windows = sliding_window_view(x_padded, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]   # (C, OH, OW, N, kh, kw)
+    channels, out_h, out_w, batch = windows.shape[:4]
+    np.copyto(out.reshape(channels, kh, kw, out_h, out_w, batch), windows.transpose(0, 4, 5, 1, 2, 3))
     return out
 
 
 def col2im(cols, x_padded_shape, kernel, stride, out):
-    """The adjoint of ``im2col``: add each row's window back onto the pixels it was read from.
+    """The adjoint of ``im2col``: add each column's window back onto the pixels it was read from.
 
     One vectorised slice-add per kernel offset (kh·kw of them), so overlapping windows accumulate.
     """
     (kh, kw), (sh, sw) = kernel, stride
-    batch, _, _, channels = x_padded_shape
-    out_h = (x_padded_shape[1] - kh) // sh + 1
-    out_w = (x_padded_shape[2] - kw) // sw + 1
-    cols = cols.reshape(batch, out_h, out_w, kh, kw, channels)
+    channels, height, width, batch = x_padded_shape
+    out_h, out_w = (height - kh) // sh + 1, (width - kw) // sw + 1
+    cols = cols.reshape(channels, kh, kw, out_h, out_w, batch)
     out.fill(0)
     for i in range(kh):
         for j in range(kw):
-            out[:, i:i + sh * out_h:sh, j:j + sw * out_w:sw, :] += cols[:, :, :, i, j, :]
+            out[:, i:i + sh * out_h:sh, j:j + sw * out_w:sw, :] += cols[:, i, j]
     return out
 
 
@@ -107,9 +117,9 @@ class Conv2D(Layer):
         self.grads["b"] = np.zeros_like(self.params["b"])
         self.workspace = Workspace()
 
-    def kernel_matrix(self):
-        """W as a (C_out, kh·kw·C_in) matrix whose columns follow the (kh, kw, C_in) order of im2col's rows."""
-        return self.params["W"].transpose(0, 2, 3, 1).reshape(self.out_channels, -1)
+    def kernel_matrix(self, of="params"):
+        """W (or its gradient) as a (C_out, C_in·kh·kw) matrix: a free reshape, rows in im2col's (c, i, j) order."""
+        return getattr(self, of)["W"].reshape(self.out_channels, -1)
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -123,42 +133,40 @@ class Conv2D(Layer):
                              f"with padding {self.padding}")
         # Training reuses scratch arrays from step to step; evaluation (often of large batches) lets them go.
         scratch = self.workspace.get if self.training else (lambda purpose, shape, dtype: np.zeros(shape, dtype))
-        x_channels_last = x.transpose(0, 2, 3, 1)
-        if ph or pw:
-            padded = scratch("padded", (batch, height + 2 * ph, width + 2 * pw, channels), x.dtype)
-            padded[:, ph:ph + height, pw:pw + width] = x_channels_last    # the border stays zero
-            x_channels_last = padded
-        self.padded_shape = x_channels_last.shape
-        cols = im2col(x_channels_last, self.kernel_size, self.stride,
-                      scratch("cols", (batch * out_h * out_w, kh * kw * channels), x.dtype))
-        y = cols @ self.kernel_matrix().T                                      # (N·OH·OW, C_out)
-        y += self.params["b"]
+        x_inner = batch_innermost(x)
+        if ph or pw or not x_inner.flags.c_contiguous:       # pad, and gather a plain NCHW batch, in one copy
+            padded = scratch("padded", (channels, height + 2 * ph, width + 2 * pw, batch), x.dtype)
+            padded[:, ph:ph + height, pw:pw + width] = x_inner    # the border stays zero
+            x_inner = padded
+        self.padded_shape = x_inner.shape
+        cols = im2col(x_inner, self.kernel_size, self.stride,
+                      scratch("cols", (channels * kh * kw, out_h * out_w * batch), x.dtype))
+        y = self.kernel_matrix() @ cols                                        # (C_out, OH·OW·N)
+        y += self.params["b"][:, None]
         # Keep the unrolled windows for backward in training; in eval mode keep the (cheaper) input instead.
-        self.cols, self.x_channels_last = (cols, None) if self.training else (None, x_channels_last)
-        return y.reshape(batch, out_h, out_w, self.out_channels).transpose(0, 3, 1, 2)
+        self.cols, self.x_inner = (cols, None) if self.training else (None, x_inner)
+        return batch_first(y.reshape(self.out_channels, out_h, out_w, batch))
 
     def backward(self, grad_out):
-        """With X the im2col matrix and G = dL/dy as an (N·OH·OW, C_out) matrix, y = X Wᵀ + b gives
-        dL/dW = Gᵀ X,  dL/db = Σ_rows G,  dL/dX = G W, and dL/dx = col2im(dL/dX)."""
+        """With X the im2col matrix and G = dL/dy as a (C_out, OH·OW·N) matrix, y = W X + b gives
+        dL/dW = G Xᵀ,  dL/db = Σ_columns G,  dL/dX = Wᵀ G, and dL/dx = col2im(dL/dX)."""
         batch, _, out_h, out_w = grad_out.shape
         if self.cols is None:                                                  # forward ran in eval mode
             kh, kw = self.kernel_size
-            shape = (batch * out_h * out_w, kh * kw * self.in_channels)
-            self.cols = im2col(self.x_channels_last, self.kernel_size, self.stride, np.empty(shape, grad_out.dtype))
-        grad = grad_out.transpose(0, 2, 3, 1).reshape(batch * out_h * out_w, self.out_channels)
-        grad_kernel = grad.T @ self.cols                                       # (C_out, kh·kw·C_in)
-        self.grads["W"][...] = grad_kernel.reshape(self.out_channels, *self.kernel_size, self.in_channels
-                                                   ).transpose(0, 3, 1, 2)
-        np.sum(grad, axis=0, out=self.grads["b"])
+            shape = (self.in_channels * kh * kw, out_h * out_w * batch)
+            self.cols = im2col(self.x_inner, self.kernel_size, self.stride, np.empty(shape, grad_out.dtype))
+        grad = batch_innermost(grad_out).reshape(self.out_channels, -1)        # free when it came from a layer here
+        np.matmul(grad, self.cols.T, out=self.kernel_matrix(of="grads"))
+        np.sum(grad, axis=1, out=self.grads["b"])
         if not self.needs_input_grad:
             return None
         grad_cols = self.workspace.get("grad_cols", self.cols.shape, grad.dtype)
-        np.matmul(grad, self.kernel_matrix(), out=grad_cols)
+        np.matmul(self.kernel_matrix().T, grad, out=grad_cols)
         grad_padded = col2im(grad_cols, self.padded_shape, self.kernel_size, self.stride,
                              np.empty(self.padded_shape, dtype=grad.dtype))
         (ph, pw) = self.padding
         height, width = self.padded_shape[1] - 2 * ph, self.padded_shape[2] - 2 * pw
-        return grad_padded[:, ph:ph + height, pw:pw + width].transpose(0, 3, 1, 2)
+        return batch_first(grad_padded[:, ph:ph + height, pw:pw + width])
 
     def astype(self, dtype):
         self.workspace = Workspace()

@@ -2,18 +2,26 @@
 
 Pooling shrinks the image (a 2×2 window moved by 2 halves each side) and makes the features that follow
 tolerant of small shifts. There are no parameters. Both poolings loop over the kh·kw offsets inside a window,
-each step one vectorised operation on strided views of the whole batch.
+each step one vectorised operation on strided views of the whole batch. Like Conv2D they work on the
+(C, H, W, N) view of the batch, where each view's innermost run is a whole row segment of the batch.
 """
 import numpy as np
 
 from .base import Layer, register_layer
-from .conv import output_size, pair
+from .conv import batch_first, batch_innermost, output_size, pair
 
 
 def window_views(x, kernel, stride, out_shape):
-    """For each offset (i, j) inside the window, the (N, C, OH, OW) strided view of the pixels at that offset."""
+    """For each offset (i, j) inside the window, the (C, OH, OW, N) strided view of a (C, H, W, N) array at
+    that offset."""
     (kh, kw), (sh, sw), (out_h, out_w) = kernel, stride, out_shape
-    return [(i, j, x[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw]) for i in range(kh) for j in range(kw)]
+    return [x[:, i:i + sh * out_h:sh, j:j + sw * out_w:sw, :] for i in range(kh) for j in range(kw)]
+
+
+def as_batch_innermost(grad_out):
+    """The (C, H, W, N) view of a gradient, copied into that layout when it arrives in another (after Flatten)."""
+    inner = batch_innermost(grad_out)
+    return inner if inner.flags.c_contiguous else np.ascontiguousarray(inner)
 
 
 class Pool2D(Layer):
@@ -37,6 +45,16 @@ class Pool2D(Layer):
                              f"{x.shape}")
         return out_h, out_w
 
+    def overlapping(self):
+        return any(stride < kernel for stride, kernel in zip(self.stride, self.kernel_size))
+
+    def covering(self):
+        """True when the windows tile the input exactly (no overlap, no left-over row or column)."""
+        height, width = self.input_shape[2:]
+        return not self.overlapping() and all(
+            (size - kernel) % stride == 0 for size, kernel, stride in
+            zip((height, width), self.kernel_size, self.stride))
+
     def config(self):
         return {"kernel_size": list(self.kernel_size), "stride": list(self.stride)}
 
@@ -47,26 +65,31 @@ class MaxPool2D(Pool2D):
 
     def forward(self, x):
         out_shape = self.output_shape(x)
-        views = window_views(x, self.kernel_size, self.stride, out_shape)
-        y = views[0][2].copy(order="K")                # keeps the input's memory layout
-        for _, _, view in views[1:]:
+        batch, channels = x.shape[:2]
+        self.x, self.input_shape = batch_innermost(x), x.shape
+        views = window_views(self.x, self.kernel_size, self.stride, out_shape)
+        y = np.empty((channels,) + out_shape + (batch,), dtype=x.dtype)
+        np.copyto(y, views[0])
+        for view in views[1:]:
             np.maximum(y, view, out=y)
-        self.x, self.y = x, y
-        return y
+        self.y = y
+        return batch_first(y)
 
     def backward(self, grad_out):
         """The maximum is the only input that moved the output: dL/dx = dL/dy at each window's argmax, else 0.
         Where several inputs tie for the maximum, the first in the window takes it all, as in PyTorch."""
-        grad_x = np.zeros_like(self.x, dtype=grad_out.dtype)
-        out_shape = self.y.shape[2:]
-        overlapping = any(stride < kernel for stride, kernel in zip(self.stride, self.kernel_size))
-        inputs = window_views(self.x, self.kernel_size, self.stride, out_shape)
-        grads = window_views(grad_x, self.kernel_size, self.stride, out_shape)
+        grad_out = as_batch_innermost(grad_out)
+        covering, overlapping = self.covering(), self.overlapping()
+        # Tiling windows write every input pixel below, so only other windows need a zeroed gradient.
+        grad_x = (np.empty if covering else np.zeros)(self.x.shape, dtype=grad_out.dtype)
+        inputs = window_views(self.x, self.kernel_size, self.stride, self.y.shape[1:3])
+        grads = window_views(grad_x, self.kernel_size, self.stride, self.y.shape[1:3])
+        is_argmax = np.empty(self.y.shape, dtype=bool)
         claimed = None
-        for (_, _, view), (_, _, grad_view) in zip(inputs, grads):
-            is_argmax = view == self.y
+        for view, grad_view in zip(inputs, grads):
+            np.equal(view, self.y, out=is_argmax)
             if claimed is None:
-                claimed = is_argmax
+                claimed = is_argmax.copy()
             else:
                 is_argmax &= ~claimed
                 claimed |= is_argmax
@@ -74,7 +97,7 @@ class MaxPool2D(Pool2D):
                 grad_view += grad_out * is_argmax
             else:
                 np.multiply(grad_out, is_argmax, out=grad_view)
-        return grad_x
+        return batch_first(grad_x)
 
 
 @register_layer
@@ -83,22 +106,25 @@ class AvgPool2D(Pool2D):
 
     def forward(self, x):
         out_shape = self.output_shape(x)
-        views = window_views(x, self.kernel_size, self.stride, out_shape)
-        y = views[0][2].copy(order="K")
-        for _, _, view in views[1:]:
+        batch, channels = x.shape[:2]
+        self.input_shape = x.shape
+        views = window_views(batch_innermost(x), self.kernel_size, self.stride, out_shape)
+        y = np.empty((channels,) + out_shape + (batch,), dtype=x.dtype)
+        np.copyto(y, views[0])
+        for view in views[1:]:
             y += view
         y *= 1.0 / len(views)
-        self.x = x
-        return y
+        return batch_first(y)
 
     def backward(self, grad_out):
         """Each input in a window moves the mean by 1/(kh·kw) of its own change: dL/dx = dL/dy / (kh·kw),
         summed where windows overlap."""
-        grad_x = np.zeros_like(self.x, dtype=grad_out.dtype)
-        share = grad_out * (1.0 / (self.kernel_size[0] * self.kernel_size[1]))
-        for _, _, view in window_views(grad_x, self.kernel_size, self.stride, grad_out.shape[2:]):
+        batch, channels, height, width = self.input_shape
+        grad_x = np.zeros((channels, height, width, batch), dtype=grad_out.dtype)
+        share = batch_innermost(grad_out) * (1.0 / (self.kernel_size[0] * self.kernel_size[1]))
+        for view in window_views(grad_x, self.kernel_size, self.stride, share.shape[1:3]):
             view += share
-        return grad_x
+        return batch_first(grad_x)
 
 
 @register_layer
