@@ -117,9 +117,19 @@ class Conv2D(Layer):
         self.grads["b"] = np.zeros_like(self.params["b"])
         self.workspace = Workspace()
 
-    def kernel_matrix(self, of="params"):
-        """W (or its gradient) as a (C_out, C_in·kh·kw) matrix: a free reshape, rows in im2col's (c, i, j) order."""
-        return getattr(self, of)["W"].reshape(self.out_channels, -1)
+    def kernel_matrix(self):
+        """W as a (C_out, C_in·kh·kw) matrix: a free reshape, columns in im2col's (c, i, j) row order."""
+        return self.params["W"].reshape(self.out_channels, -1)
+
+    def unrolled_windows(self, x_inner, out, dtype):
+        """X̃ = [X; 1]: im2col's matrix with a row of ones below it, against which the bias column of [W | b]
+        is multiplied, so that one product gives W X + b (and one product in backward gives dL/dW and dL/db)."""
+        kh, kw = self.kernel_size
+        out_h, out_w = (x_inner.shape[1] - kh) // self.stride[0] + 1, (x_inner.shape[2] - kw) // self.stride[1] + 1
+        cols = out((self.in_channels * kh * kw + 1, out_h * out_w * x_inner.shape[3]), dtype)
+        im2col(x_inner, self.kernel_size, self.stride, cols[:-1])
+        cols[-1] = 1
+        return cols
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -139,28 +149,26 @@ class Conv2D(Layer):
             padded[:, ph:ph + height, pw:pw + width] = x_inner    # the border stays zero
             x_inner = padded
         self.padded_shape = x_inner.shape
-        cols = im2col(x_inner, self.kernel_size, self.stride,
-                      scratch("cols", (channels * kh * kw, out_h * out_w * batch), x.dtype))
-        y = self.kernel_matrix() @ cols                                        # (C_out, OH·OW·N)
-        y += self.params["b"][:, None]
+        cols = self.unrolled_windows(x_inner, lambda shape, dtype: scratch("cols", shape, dtype), x.dtype)
+        kernel_and_bias = np.concatenate([self.kernel_matrix(), self.params["b"][:, None]], axis=1)
+        y = kernel_and_bias @ cols                                             # W X + b: (C_out, OH·OW·N)
         # Keep the unrolled windows for backward in training; in eval mode keep the (cheaper) input instead.
         self.cols, self.x_inner = (cols, None) if self.training else (None, x_inner)
         return batch_first(y.reshape(self.out_channels, out_h, out_w, batch))
 
     def backward(self, grad_out):
         """With X the im2col matrix and G = dL/dy as a (C_out, OH·OW·N) matrix, y = W X + b gives
-        dL/dW = G Xᵀ,  dL/db = Σ_columns G,  dL/dX = Wᵀ G, and dL/dx = col2im(dL/dX)."""
-        batch, _, out_h, out_w = grad_out.shape
+        dL/dW = G Xᵀ,  dL/db = Σ_columns G = G·1,  dL/dX = Wᵀ G, and dL/dx = col2im(dL/dX).
+        The first two come out of one product: G [X; 1]ᵀ = [dL/dW | dL/db]."""
         if self.cols is None:                                                  # forward ran in eval mode
-            kh, kw = self.kernel_size
-            shape = (self.in_channels * kh * kw, out_h * out_w * batch)
-            self.cols = im2col(self.x_inner, self.kernel_size, self.stride, np.empty(shape, grad_out.dtype))
+            self.cols = self.unrolled_windows(self.x_inner, np.empty, grad_out.dtype)
         grad = batch_innermost(grad_out).reshape(self.out_channels, -1)        # free when it came from a layer here
-        np.matmul(grad, self.cols.T, out=self.kernel_matrix(of="grads"))
-        np.sum(grad, axis=1, out=self.grads["b"])
+        grad_kernel_and_bias = grad @ self.cols.T
+        self.grads["W"][...] = grad_kernel_and_bias[:, :-1].reshape(self.grads["W"].shape)
+        self.grads["b"][...] = grad_kernel_and_bias[:, -1]
         if not self.needs_input_grad:
             return None
-        grad_cols = self.workspace.get("grad_cols", self.cols.shape, grad.dtype)
+        grad_cols = self.workspace.get("grad_cols", (self.cols.shape[0] - 1, self.cols.shape[1]), grad.dtype)
         np.matmul(self.kernel_matrix().T, grad, out=grad_cols)
         grad_padded = col2im(grad_cols, self.padded_shape, self.kernel_size, self.stride,
                              np.empty(self.padded_shape, dtype=grad.dtype))
