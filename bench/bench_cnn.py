@@ -2,19 +2,39 @@
 
 The network is the ``cnn`` preset's: conv 5×5×32, max-pool 2, ReLU, conv 5×5×64, max-pool 2, ReLU, dense 128,
 ReLU, dense 10, trained with Adam at batch 128 (pooling before the ReLU computes the same function as after it,
-since the ReLU is monotonic, on a quarter of the values; both frameworks use that order). The two frameworks take turns, epoch by epoch, so that both see
-the same machine load; both use two threads (OpenBLAS for NumPy, intra-op threads for PyTorch). The table gives
-the median epoch time of each, their ratio and nnscratch's peak traced memory; a second table shows where
-nnscratch's time goes, layer by layer. Usage: ``python bench/bench_cnn.py [--repeats 3] [--train-size N]``
-(``--train-size 2000`` is a quick smoke run). PyTorch is optional.
+since the ReLU is monotonic, on a quarter of the values; both frameworks use that order). The two frameworks
+take turns, epoch by epoch, so that both see the same machine load; both use two threads (OpenBLAS for NumPy,
+intra-op threads for PyTorch). The table gives the median epoch time of each, their ratio and nnscratch's peak
+traced memory; a second table shows where nnscratch's time goes, layer by layer. Usage: ``python bench/bench_cnn.py [--repeats 3] [--train-size N]
+[--blas-core NAME]`` (``--train-size 2000`` is a quick smoke run). PyTorch is optional.
+
+Nearly all of nnscratch's time is matrix products in OpenBLAS, so the header names the kernels OpenBLAS chose
+for this CPU. An OpenBLAS that does not know a newer CPU falls back to older kernels (it runs AMD's Zen 5 with
+its AVX2 "Haswell" kernels, half the speed of its AVX-512 ones); ``--blas-core SkylakeX`` sets
+``OPENBLAS_CORETYPE`` for the run, as ``OPENBLAS_CORETYPE=SkylakeX`` in the environment does for training.
 """
+import argparse
 import os
+import sys
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")  # before NumPy loads OpenBLAS
 
-import argparse  # noqa: E402
+def command_line():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="epochs per framework")
+    parser.add_argument("--train-size", type=int, default=None, help="train on the first N images only")
+    parser.add_argument("--blas-core", default=None,
+                        help="OpenBLAS kernels to use (OPENBLAS_CORETYPE), e.g. SkylakeX, Zen, Haswell")
+    return parser.parse_args()
+
+
+ARGS = command_line() if __name__ == "__main__" else None
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")  # both before NumPy loads OpenBLAS
+if ARGS is not None and ARGS.blas_core:
+    os.environ["OPENBLAS_CORETYPE"] = ARGS.blas_core
+
+import ctypes  # noqa: E402
+import glob  # noqa: E402
 import statistics  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 
@@ -24,6 +44,19 @@ import nnscratch as nn  # noqa: E402
 from nnscratch.layers import Conv2D, MaxPool2D  # noqa: E402
 
 BATCH_SIZE = 128
+
+
+def openblas_core():
+    """The kernel family NumPy's bundled OpenBLAS picked (e.g. "Haswell", "SkylakeX"), or "unknown"."""
+    libraries = glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*"))
+    for path in libraries:
+        library = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
+            function = getattr(library, name, None)
+            if function is not None:
+                function.restype = ctypes.c_char_p
+                return function().decode()
+    return "unknown"
 
 
 def mnist_training_set():
@@ -127,11 +160,7 @@ def layer_profile(x, y, steps=30):
     return rows + [("optimizer (Adam)", 0.0, update * scale)]
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3, help="epochs per framework")
-    parser.add_argument("--train-size", type=int, default=None, help="train on the first N images only")
-    args = parser.parse_args()
+def main(args):
     x, y, source = mnist_training_set()
     if args.train_size:
         x, y = x[:args.train_size], y[:args.train_size]
@@ -143,8 +172,8 @@ def main():
     except ImportError:
         frameworks, torch_version = [NnscratchRun], "not installed"
     print(f"data: {source} {x.shape}, NumPy {np.__version__}, PyTorch {torch_version}, batch {BATCH_SIZE}, "
-          f"Adam, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, {args.repeats} interleaved epochs "
-          f"each\n")
+          f"Adam, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, OpenBLAS kernels {openblas_core()}, "
+          f"{args.repeats} interleaved epochs each\n")
     runs = [framework(x, y) for framework in frameworks]
     for run in runs:
         run.epoch()  # warm-up: first-touch allocations, thread pools
@@ -168,4 +197,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)
