@@ -163,7 +163,7 @@ class Conv2D(Layer):
         if self.cols is None:                                                  # forward ran in eval mode
             self.cols = self.unrolled_windows(self.x_inner, np.empty, grad_out.dtype)
         grad = batch_innermost(grad_out).reshape(self.out_channels, -1)        # free when it came from a layer here
-        grad_kernel_and_bias = grad @ self.cols.T
+        grad_kernel_and_bias = (self.cols @ grad.T).T     # G X̃ᵀ, as (X̃ Gᵀ)ᵀ: the order OpenBLAS runs faster
         self.grads["W"][...] = grad_kernel_and_bias[:, :-1].reshape(self.grads["W"].shape)
         self.grads["b"][...] = grad_kernel_and_bias[:, -1]
         if not self.needs_input_grad:
