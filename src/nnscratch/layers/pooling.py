@@ -55,6 +55,11 @@ class Pool2D(Layer):
     def overlapping(self):
         return any(stride < kernel for stride, kernel in zip(self.stride, self.kernel_size))
 
+    def tiles(self, shape):
+        """True when the windows cover an input of this shape exactly once (no overlap, nothing left over)."""
+        return not self.overlapping() and all((size - kernel) % stride == 0 for size, kernel, stride in
+                                              zip(shape[2:], self.kernel_size, self.stride))
+
     def config(self):
         return {"kernel_size": list(self.kernel_size), "stride": list(self.stride)}
 
@@ -84,7 +89,9 @@ class MaxPool2D(Pool2D):
         Where several inputs tie for the maximum, the first in the window takes it all, as in PyTorch."""
         grad_out = as_batch_innermost(grad_out)
         batch, channels, height, width = self.input_shape
-        grad_x = np.zeros((channels, height, width, batch), dtype=grad_out.dtype)
+        # Where the windows tile the input, the loop below writes every pixel, so it needs no zeroing first.
+        allocate = np.empty if self.tiles(self.input_shape) else np.zeros
+        grad_x = allocate((channels, height, width, batch), dtype=grad_out.dtype)
         grads = window_views(grad_x, self.kernel_size, self.stride, grad_out.shape[1:3])
         is_argmax = np.empty(grad_out.shape, dtype=bool)
         for offset, grad_view in enumerate(grads):
