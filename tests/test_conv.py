@@ -122,3 +122,34 @@ def test_backward_after_an_eval_mode_forward_matches_training_mode():
     conv.forward(x)
     np.testing.assert_allclose(conv.backward(grad_out), expected[0], rtol=1e-12)
     np.testing.assert_allclose(conv.grads["W"], expected[1], rtol=1e-12)
+
+
+def test_any_input_layout_gives_the_same_result():
+    """Conv2D reads the (C, H, W, N) view of its input: a plain NCHW batch, a channels-last one, a reversed
+    view and a layer's own output must all give the naive loops' answer."""
+    case = (3, 4, 3, 1, 1, 5, 6)
+    conv, x = make(case)
+    expected = conv2d(x, conv.params["W"], conv.params["b"], conv.stride, conv.padding)
+    grad_out = np.random.default_rng(5).standard_normal(expected.shape)
+    expected_x, expected_W, _ = conv2d_backward(x, conv.params["W"], grad_out, conv.stride, conv.padding)
+    layouts = {"NCHW": x, "NHWC": np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2),
+               "CHWN": np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2),
+               "reversed view": x[::-1].copy()[::-1]}
+    for name, x_layout in layouts.items():
+        for grad_layout in (grad_out, np.asfortranarray(grad_out)):
+            y = conv.forward(x_layout)
+            np.testing.assert_allclose(y, expected, rtol=1e-10, atol=1e-12, err_msg=f"forward, input {name}")
+            np.testing.assert_allclose(conv.backward(grad_layout), expected_x, rtol=1e-10, atol=1e-12,
+                                       err_msg=f"dL/dx, input {name}")
+            np.testing.assert_allclose(conv.grads["W"], expected_W, rtol=1e-10, atol=1e-12,
+                                       err_msg=f"dL/dW, input {name}")
+
+
+def test_conv_output_feeds_the_next_conv_without_a_copy():
+    """The (C, H, W, N) layout flows from layer to layer: the next Conv2D reads its input's memory in place."""
+    first, second = Conv2D(1, 4, 3, rng=0), Conv2D(4, 2, 3, rng=1)
+    y = first.forward(np.random.default_rng(6).standard_normal((5, 1, 9, 9)).astype(np.float32))
+    inner = y.transpose(1, 2, 3, 0)
+    assert inner.flags.c_contiguous, f"Conv2D output strides {y.strides} are not a (C, H, W, N) array's"
+    expected = conv2d(y.astype(np.float64), second.params["W"], second.params["b"])
+    np.testing.assert_allclose(second.forward(y), expected, rtol=1e-4, atol=1e-5)

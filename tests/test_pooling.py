@@ -85,3 +85,38 @@ def test_bad_input_gives_clear_errors():
         MaxPool2D(0)
     with pytest.raises(ValueError, match="GlobalAvgPool expected"):
         GlobalAvgPool().forward(np.zeros((2, 3)))
+
+
+def test_max_pool_tie_between_later_offsets_goes_to_the_first_of_them():
+    layer = MaxPool2D(2)
+    x = np.array([[[[1.0, 4.0], [2.0, 4.0]]]])      # offsets 1 and 3 tie; offset 1 comes first
+    assert layer.forward(x)[0, 0, 0, 0] == 4.0
+    np.testing.assert_array_equal(layer.backward(np.full((1, 1, 1, 1), 2.0)), [[[[0.0, 2.0], [0.0, 0.0]]]])
+
+
+@pytest.mark.parametrize("cls", [MaxPool2D, AvgPool2D])
+def test_pixels_outside_every_window_get_zero_gradient(cls):
+    """A 5×5 input under 2×2 windows leaves its last row and column out: their gradient must be exactly 0,
+    even when the memory the gradient is allocated in held NaNs just before."""
+    x = np.random.default_rng(7).standard_normal((3, 2, 5, 5)).astype(np.float32)
+    layer = cls(2)
+    y = layer.forward(x)
+    for _ in range(3):
+        poison = np.full(x.shape, np.nan, dtype=np.float32)
+        del poison
+        grad_x = layer.backward(np.ones_like(y))
+        assert np.isfinite(grad_x).all(), "the input gradient holds values from uninitialised memory"
+        assert not grad_x[:, :, 4, :].any() and not grad_x[:, :, :, 4].any(), "left-over pixels got gradient"
+
+
+@pytest.mark.parametrize("cls", [MaxPool2D, AvgPool2D])
+def test_gradient_in_any_layout_gives_the_same_result(cls):
+    """After Flatten the gradient arrives as a plain NCHW array, not in the layers' (C, H, W, N) layout."""
+    x = np.random.default_rng(8).standard_normal((4, 3, 6, 6))
+    layer = cls(2)
+    y = layer.forward(x)
+    grad_out = np.random.default_rng(9).standard_normal(y.shape)
+    expected = pool2d(x, layer.kernel_size, layer.stride, grad_out, "max" if cls is MaxPool2D else "average")[1]
+    for grad_layout in (np.ascontiguousarray(grad_out), np.ascontiguousarray(grad_out.transpose(1, 2, 3, 0)
+                                                                             ).transpose(3, 0, 1, 2)):
+        np.testing.assert_allclose(layer.backward(grad_layout), expected, rtol=1e-12, atol=1e-15)
