@@ -5,8 +5,9 @@ ReLU, dense 10, trained with Adam at batch 128 (pooling before the ReLU computes
 since the ReLU is monotonic, on a quarter of the values; both frameworks use that order). The two frameworks
 take turns, epoch by epoch, so that both see the same machine load; both use two threads (OpenBLAS for NumPy,
 intra-op threads for PyTorch). The table gives the median epoch time of each, their ratio and nnscratch's peak
-traced memory; a second table shows where nnscratch's time goes, layer by layer. Usage: ``python bench/bench_cnn.py [--repeats 3] [--train-size N]
-[--blas-core NAME]`` (``--train-size 2000`` is a quick smoke run). PyTorch is optional.
+traced memory; a second table shows where nnscratch's time goes, layer by layer. Usage:
+``python bench/bench_cnn.py [--repeats 3] [--train-size N] [--blas-core NAME]`` (``--train-size 2000`` is a
+quick smoke run). PyTorch is optional.
 
 Nearly all of nnscratch's time is matrix products in OpenBLAS, so the header names the kernels OpenBLAS chose
 for this CPU. An OpenBLAS that does not know a newer CPU falls back to older kernels (it runs AMD's Zen 5 with

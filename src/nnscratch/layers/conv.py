@@ -2,10 +2,11 @@
 
 The forward pass unrolls each window into one column of a matrix (im2col) and multiplies the kernels by that
 matrix in a single BLAS call; the backward pass multiplies the other way round and folds the columns back onto
-the image they came from (col2im). Inputs are NCHW, as in PyTorch. Internally a batch is stored channel by
-channel with the batch innermost, (C, H, W, N), so that a window offset picks out long runs of contiguous
-memory (a row segment of every image at once); the outputs are NCHW views of such arrays, which element-wise
-layers and pooling keep as they are.
+the image they came from (col2im); the bias rides along as one more column of the kernel matrix, against a row
+of ones. Inputs are NCHW, as in PyTorch. Internally a batch is stored channel by channel with the batch
+innermost, (C, H, W, N), so that a window offset picks out long runs of contiguous memory (a row segment of
+every image at once); the outputs are NCHW views of such arrays, which element-wise layers and pooling keep
+as they are.
 """
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -121,12 +122,14 @@ class Conv2D(Layer):
         """W as a (C_out, C_in·kh·kw) matrix: a free reshape, columns in im2col's (c, i, j) row order."""
         return self.params["W"].reshape(self.out_channels, -1)
 
-    def unrolled_windows(self, x_inner, out, dtype):
+    def unrolled_windows(self, x_inner, allocate):
         """X̃ = [X; 1]: im2col's matrix with a row of ones below it, against which the bias column of [W | b]
-        is multiplied, so that one product gives W X + b (and one product in backward gives dL/dW and dL/db)."""
-        kh, kw = self.kernel_size
-        out_h, out_w = (x_inner.shape[1] - kh) // self.stride[0] + 1, (x_inner.shape[2] - kw) // self.stride[1] + 1
-        cols = out((self.in_channels * kh * kw + 1, out_h * out_w * x_inner.shape[3]), dtype)
+        is multiplied, so that one product gives W X + b (and one product in backward gives dL/dW and dL/db).
+        ``allocate(shape, dtype)`` supplies the array."""
+        channels, height, width, batch = x_inner.shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        columns = output_size(height, kh, sh, 0) * output_size(width, kw, sw, 0) * batch
+        cols = allocate((channels * kh * kw + 1, columns), x_inner.dtype)
         im2col(x_inner, self.kernel_size, self.stride, cols[:-1])
         cols[-1] = 1
         return cols
@@ -149,7 +152,7 @@ class Conv2D(Layer):
             padded[:, ph:ph + height, pw:pw + width] = x_inner    # the border stays zero
             x_inner = padded
         self.padded_shape = x_inner.shape
-        cols = self.unrolled_windows(x_inner, lambda shape, dtype: scratch("cols", shape, dtype), x.dtype)
+        cols = self.unrolled_windows(x_inner, lambda shape, dtype: scratch("cols", shape, dtype))
         kernel_and_bias = np.concatenate([self.kernel_matrix(), self.params["b"][:, None]], axis=1)
         y = kernel_and_bias @ cols                                             # W X + b: (C_out, OH·OW·N)
         # Keep the unrolled windows for backward in training; in eval mode keep the (cheaper) input instead.
@@ -161,7 +164,7 @@ class Conv2D(Layer):
         dL/dW = G Xᵀ,  dL/db = Σ_columns G = G·1,  dL/dX = Wᵀ G, and dL/dx = col2im(dL/dX).
         The first two come out of one product: G [X; 1]ᵀ = [dL/dW | dL/db]."""
         if self.cols is None:                                                  # forward ran in eval mode
-            self.cols = self.unrolled_windows(self.x_inner, np.empty, grad_out.dtype)
+            self.cols = self.unrolled_windows(self.x_inner, np.empty)
         grad = batch_innermost(grad_out).reshape(self.out_channels, -1)        # free when it came from a layer here
         grad_kernel_and_bias = (self.cols @ grad.T).T     # G X̃ᵀ, as (X̃ Gᵀ)ᵀ: the order OpenBLAS runs faster
         self.grads["W"][...] = grad_kernel_and_bias[:, :-1].reshape(self.grads["W"].shape)
