@@ -16,7 +16,6 @@ its AVX2 "Haswell" kernels, half the speed of its AVX-512 ones); ``--blas-core S
 """
 import argparse
 import os
-import sys
 
 
 def command_line():
@@ -35,13 +34,12 @@ if ARGS is not None and ARGS.blas_core:
 
 import ctypes  # noqa: E402
 import glob  # noqa: E402
-import statistics  # noqa: E402
 import time  # noqa: E402
-import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import nnscratch as nn  # noqa: E402
+from benchlib import TorchEpochs, interleaved_medians, mnist_training_set, peak_memory_mib  # noqa: E402
 from nnscratch.layers import Conv2D, MaxPool2D  # noqa: E402
 
 BATCH_SIZE = 128
@@ -58,17 +56,6 @@ def openblas_core():
                 function.restype = ctypes.c_char_p
                 return function().decode()
     return "unknown"
-
-
-def mnist_training_set():
-    try:
-        from nnscratch.datasets import load_mnist
-        x, y = load_mnist(validation_size=0, shape="image").train
-        return x, y, "MNIST"
-    except Exception as error:  # the benchmark still runs, on data of the same shape
-        print(f"(real MNIST unavailable: {error}; using random data of the same shape)", file=sys.stderr)
-        rng = np.random.default_rng(0)
-        return rng.random((60000, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 60000), "random"
 
 
 def nnscratch_cnn(rng):
@@ -92,44 +79,14 @@ class NnscratchRun:
                rng=self.rng)
 
 
-class TorchRun:
-    name = "PyTorch"
-
-    def __init__(self, x, y):
-        import torch
-        torch.manual_seed(0)
-        self.torch = torch
-        self.model = torch.nn.Sequential(
-            torch.nn.Conv2d(1, 32, 5), torch.nn.MaxPool2d(2), torch.nn.ReLU(),
-            torch.nn.Conv2d(32, 64, 5), torch.nn.MaxPool2d(2), torch.nn.ReLU(),
-            torch.nn.Flatten(), torch.nn.Linear(64 * 4 * 4, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
-        self.loss = torch.nn.CrossEntropyLoss()
-        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-
-    def epoch(self):
-        torch = self.torch
-        order = torch.randperm(len(self.x))
-        for start in range(0, len(self.x), BATCH_SIZE):
-            rows = order[start:start + BATCH_SIZE]
-            self.optimizer.zero_grad(set_to_none=True)
-            loss = self.loss(self.model(self.x[rows]), self.y[rows])
-            loss.backward()
-            self.optimizer.step()
-
-
-def seconds(function):
-    started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
-
-
-def peak_memory_mib(run):
-    tracemalloc.start()
-    run.epoch()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2 ** 20
+def torch_run(x, y):
+    import torch
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 5), torch.nn.MaxPool2d(2), torch.nn.ReLU(),
+        torch.nn.Conv2d(32, 64, 5), torch.nn.MaxPool2d(2), torch.nn.ReLU(),
+        torch.nn.Flatten(), torch.nn.Linear(64 * 4 * 4, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+    return TorchEpochs(model, torch.optim.Adam(model.parameters(), lr=1e-3), x, y, BATCH_SIZE)
 
 
 def layer_profile(x, y, steps=30):
@@ -162,13 +119,13 @@ def layer_profile(x, y, steps=30):
 
 
 def main(args):
-    x, y, source = mnist_training_set()
+    x, y, source = mnist_training_set(shape="image")
     if args.train_size:
         x, y = x[:args.train_size], y[:args.train_size]
     try:
         import torch
         torch.set_num_threads(2)
-        frameworks = [NnscratchRun, TorchRun]
+        frameworks = [NnscratchRun, torch_run]
         torch_version = torch.__version__
     except ImportError:
         frameworks, torch_version = [NnscratchRun], "not installed"
@@ -176,14 +133,8 @@ def main(args):
           f"Adam, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, OpenBLAS kernels {openblas_core()}, "
           f"{args.repeats} interleaved epochs each\n")
     runs = [framework(x, y) for framework in frameworks]
-    for run in runs:
-        run.epoch()  # warm-up: first-touch allocations, thread pools
-    times = {run.name: [] for run in runs}
-    for repeat in range(args.repeats):
-        for run in runs if repeat % 2 == 0 else runs[::-1]:
-            times[run.name].append(seconds(run.epoch))
-    ours = statistics.median(times["nnscratch"])
-    theirs = statistics.median(times["PyTorch"]) if "PyTorch" in times else float("nan")
+    medians = interleaved_medians(runs, args.repeats)
+    ours, theirs = medians["nnscratch"], medians.get("PyTorch", float("nan"))
     peak = peak_memory_mib(runs[0])
     header = f"{'network':<22} {'nnscratch s/epoch':>17} {'PyTorch s/epoch':>15} {'ratio':>6} {'peak MiB':>8}"
     print(header)

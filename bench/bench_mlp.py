@@ -6,14 +6,11 @@ the epoch's floating-point operations in matrix products over the rate this mach
 products. Usage: ``python bench/bench_mlp.py [--repeats 5] [--quick]``. PyTorch is optional.
 """
 import argparse
-import statistics
-import sys
-import time
-import tracemalloc
 
 import numpy as np
 
 import nnscratch as nn
+from benchlib import TorchEpochs, interleaved_medians, mnist_training_set, peak_memory_mib, seconds
 
 CONFIGS = [  # (layer sizes, batch size)
     ([784, 100, 10], 128),
@@ -21,17 +18,6 @@ CONFIGS = [  # (layer sizes, batch size)
     ([784, 100, 10], 512),
     ([784, 256, 128, 10], 128),
 ]
-
-
-def mnist_training_set():
-    try:
-        from nnscratch.datasets import load_mnist
-        x, y = load_mnist(validation_size=0).train
-        return x, y, "MNIST"
-    except Exception as error:  # the benchmark still runs, on data of the same shape
-        print(f"(real MNIST unavailable: {error}; using random data of the same shape)", file=sys.stderr)
-        rng = np.random.default_rng(0)
-        return rng.random((60000, 784), dtype=np.float32), rng.integers(0, 10, 60000), "random"
 
 
 class NnscratchRun:
@@ -49,44 +35,14 @@ class NnscratchRun:
                rng=self.rng)
 
 
-class TorchRun:
-    name = "PyTorch"
-
-    def __init__(self, sizes, batch_size, x, y):
-        import torch
-        torch.manual_seed(0)
-        layers = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
-        self.torch = torch
-        self.model = torch.nn.Sequential(*layers[:-1])
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1, momentum=0.9)
-        self.loss = torch.nn.CrossEntropyLoss()
-        self.batch_size, self.x, self.y = batch_size, torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-
-    def epoch(self):
-        torch = self.torch
-        order = torch.randperm(len(self.x))
-        for start in range(0, len(self.x), self.batch_size):
-            rows = order[start:start + self.batch_size]
-            self.optimizer.zero_grad(set_to_none=True)
-            loss = self.loss(self.model(self.x[rows]), self.y[rows])
-            loss.backward()
-            self.optimizer.step()
-
-
-def seconds(function):
-    started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
-
-
-def peak_memory_mib(run):
-    tracemalloc.start()
-    run.epoch()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2 ** 20
+def torch_run(sizes, batch_size, x, y):
+    import torch
+    torch.manual_seed(0)
+    layers = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    return TorchEpochs(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), x, y, batch_size)
 
 
 def gemm_floor(sizes, batch_size, examples, repeats=20):
@@ -114,7 +70,7 @@ def main():
     try:
         import torch
         torch.set_num_threads(2)
-        frameworks = [NnscratchRun, TorchRun]
+        frameworks = [NnscratchRun, torch_run]
         torch_version = torch.__version__
     except ImportError:
         frameworks, torch_version = [NnscratchRun], "not installed"
@@ -126,14 +82,8 @@ def main():
     print("-" * len(header))
     for sizes, batch_size in CONFIGS[:1] if args.quick else CONFIGS:
         runs = [framework(sizes, batch_size, x, y) for framework in frameworks]
-        for run in runs:
-            run.epoch()  # warm-up: first-touch allocations, thread pools
-        times = {run.name: [] for run in runs}
-        for repeat in range(args.repeats):
-            for run in runs if repeat % 2 == 0 else runs[::-1]:
-                times[run.name].append(seconds(run.epoch))
-        ours = statistics.median(times["nnscratch"])
-        theirs = statistics.median(times["PyTorch"]) if "PyTorch" in times else float("nan")
+        medians = interleaved_medians(runs, args.repeats)
+        ours, theirs = medians["nnscratch"], medians.get("PyTorch", float("nan"))
         floor = gemm_floor(sizes, batch_size, len(x))
         peak = peak_memory_mib(runs[0])
         network = "-".join(map(str, sizes))
