@@ -47,14 +47,14 @@ def batch_shape(shape):
 def banner(model, data, settings, out=None):
     """Architecture, data shapes and hyperparameters, before training starts."""
     lines = ["nnscratch: training a neural network from scratch with NumPy", "",
-             f"Architecture   {architecture_line(model, data.train[0].shape[1:])}",
-             f"               {model.num_parameters():,} parameters",
-             f"Data           {data.name}: " + ", ".join(
+             f"Architecture     {architecture_line(model, data.train[0].shape[1:])}",
+             f"                 {model.num_parameters():,} parameters",
+             f"Data             {data.name}: " + ", ".join(
                  f"{split} {x.shape} labels {y.shape}" for split, (x, y) in data.splits() if x is not None)]
     cnn = settings.get("architecture") == "cnn"
     hyper = ["optimizer", "lr", "momentum", "weight_decay", "schedule", "batch_size", "epochs", "loss",
              *(["hidden", "batch_norm"] if cnn else ["init"]), "dropout", "augment", "shuffle", "patience", "seed"]
-    lines.append("Hyperparameters " + ", ".join(f"{key.replace('_', ' ')} {settings[key]}" for key in hyper))
+    lines.append("Hyperparameters  " + ", ".join(f"{key.replace('_', ' ')} {settings[key]}" for key in hyper))
     print("\n".join(lines), file=out or sys.stdout)
 
 
