@@ -145,6 +145,7 @@ def test_test_digits_drawn_on_the_canvas_get_the_models_answer(page, trained):
     }""", PAGE_DIGITS)
     expected = model.predict(x[:PAGE_DIGITS])
     agreement = np.mean(np.array(answers) == expected)
+    print(f"the page agreed with the model on {agreement:.1%} of {PAGE_DIGITS} test digits")
     assert agreement >= MIN_AGREEMENT, (f"the page agreed with the model on {agreement:.1%} of {PAGE_DIGITS} test "
                                         f"digits (want >= {MIN_AGREEMENT:.0%}); disagreements at "
                                         f"{np.flatnonzero(np.array(answers) != expected).tolist()}")
