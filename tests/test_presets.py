@@ -59,7 +59,7 @@ def test_cnn_presets_are_the_convolutional_networks_they_describe():
         "Conv2D", "BatchNorm", "MaxPool2D", "ReLU", "Conv2D", "BatchNorm", "MaxPool2D", "ReLU", "Flatten", "Linear",
         "BatchNorm", "ReLU", "Dropout", "Linear"]
     assert best[9].out_features == 256 and best[10].num_features == 256
-    for name, lr, epochs in (("cnn", 1e-3, 6), ("cnn-best", 2e-3, 15)):
+    for name, lr, epochs in (("cnn", 1e-3, 6), ("cnn-best", 2e-3, 30)):
         settings = get_preset(name).full_settings()
         optimizer = build_optimizer(settings, get_preset(name).build())
         assert isinstance(optimizer, Adam) and isinstance(optimizer.schedule, CosineDecay)

@@ -104,15 +104,15 @@ PRESETS = {preset.name: preset for preset in [
             "dropout": 0.2, "augment": 2, "batch_size": 128, "epochs": 30}),
     Preset("cnn", "conv 5x5x32, max-pool 2, ReLU, conv 5x5x64, max-pool 2, ReLU, dense 128, ReLU, dropout 0.25, "
            "dense 10; Adam lr 1e-3 with cosine decay, batch 128, 6 epochs",
-           "ours: a small convolutional network", ">= 99.2 %", "99.31 %, 6.8 min",
+           "ours: a small convolutional network", ">= 99.2 %", "99.34 %, 1.6 min",
            {"architecture": "cnn", "layers": None, "hidden": 128, "dropout": 0.25, "optimizer": "adam",
             "lr": 1e-3, "schedule": "cosine", "batch_size": 128, "epochs": 6}),
     Preset("cnn-best", "the cnn with dense 256 and batch norm after each conv and the dense layer; random "
            "shifts (up to 2 pixels), rotations (up to 10 degrees) and scalings (up to 10 %); Adam lr 2e-3 with "
-           "cosine decay, batch 128, 15 epochs",
-           "ours: the best network here", ">= 99.4 %", "99.51 %, 13.2 min",
+           "cosine decay, batch 128, 30 epochs",
+           "ours: the best network here in under 15 minutes", ">= 99.5 %", "99.51 % (epoch 21 by validation), 8.3 min",
            {"architecture": "cnn", "layers": None, "hidden": 256, "dropout": 0.25, "batch_norm": True,
-            "optimizer": "adam", "lr": 2e-3, "schedule": "cosine", "batch_size": 128, "epochs": 15,
+            "optimizer": "adam", "lr": 2e-3, "schedule": "cosine", "batch_size": 128, "epochs": 30,
             "augment": "affine"}),
 ]}
 
