@@ -5,7 +5,6 @@
 ``--names``. ``nnscratch plot --weights MODEL --out weights.png`` shows what each first-layer neuron looks for
 (for a convolutional network: the kernels of its first convolution).
 """
-from ..plots import plot_histories, plot_weights, read_history, run_name
 from ..serialization import load_model
 from . import CommandError
 
@@ -26,6 +25,8 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from ..plots import plot_histories, plot_weights, read_history, run_name  # matplotlib loads only when needed
+
     if bool(args.histories) == bool(args.weights):
         raise CommandError("give either HISTORY files or --weights MODEL")
     if args.out and not args.out.lower().endswith(".png"):
