@@ -5,7 +5,7 @@ import pathlib
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "src" / "nnscratch"
-OUTER = {"cli", "datasets", "serialization", "presets", "plots", "ascii", "preprocess", "app", "__main__",
+OUTER = {"cli", "datasets", "serialization", "presets", "plots", "ascii", "preprocess", "app", "__main__", "files",
          "export", "seed_formats"}
 STANDARD_LIBRARY_ALLOWED = {"math", "numbers", "time", "collections", "functools", "itertools", "dataclasses",
                             "typing", "abc"}

@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .layers import Conv2D, Linear
-from .serialization import atomic_write
+from .files import atomic_write
 from .training import History
 
 DPI = 120
@@ -25,7 +25,9 @@ def save_figure(figure, path):
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    atomic_write(path, lambda file: file.write(buffer.getvalue()))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_write(path) as file:
+        file.write(buffer.getvalue())
     return path
 
 

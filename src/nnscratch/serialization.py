@@ -10,12 +10,12 @@ import datetime
 import json
 import math
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from . import __version__
+from .files import atomic_write
 from .layers.base import LAYERS, Layer
 from .network import Sequential
 
@@ -57,7 +57,9 @@ def save_model(path, model, metadata=None, optimizer_state=None):
     arrays["format_version"] = np.array(FORMAT_VERSION, dtype=np.int64)
     arrays["architecture"] = np.array(to_json(architecture, "the architecture"))
     arrays["metadata"] = np.array(to_json(metadata, "the metadata"))
-    atomic_write(path, lambda file: np.savez(file, **arrays))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_write(path) as file:
+        np.savez(file, **arrays)
     return path
 
 
@@ -226,27 +228,12 @@ def from_json(path, value, what):
         raise ModelFileError(f"{path}: the {what} is not valid JSON ({error})") from None
 
 
-def atomic_write(path, write):
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path`` in one step."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
 def write_json(path, value):
     """Write ``value`` as indented JSON to ``path``, atomically (NaN becomes null)."""
     text = json.dumps(clean_for_json(value), indent=2, default=json_default) + "\n"
-    atomic_write(path, lambda file: file.write(text.encode("utf-8")))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_write(path) as file:
+        file.write(text.encode("utf-8"))
     return path
 
 

@@ -1,14 +1,11 @@
-"""Small file helpers shared by the readers and writers: checksums, atomic writes, gzip-aware opening.
+"""Small file helpers shared by the readers and writers: checksums, gzip-aware reading, and atomic writes.
 
 Every file nnscratch writes goes to a temporary name in the destination directory first and is renamed into
-place only when it is complete, so a crash or an interrupt never leaves a half-written file under the name a
-reader looks for.
+place only when it is complete (``nnscratch.files.atomic_write``), so a crash or an interrupt never leaves a
+half-written file under the name a reader looks for.
 """
 import gzip
 import hashlib
-import os
-import tempfile
-from contextlib import contextmanager
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_SIZE = 1 << 20
@@ -42,28 +39,3 @@ def read_maybe_gzip(path):
         return gzip.decompress(data)
     except (OSError, EOFError) as error:
         raise DataError(f"{path}: damaged gzip data ({error})") from None
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextmanager
-def atomic_write(path, mode="wb"):
-    """Open a temporary file beside ``path`` for writing; rename it to ``path`` only if the block succeeds."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(handle, mode) as file:
-            yield file
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise

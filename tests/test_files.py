@@ -1,0 +1,27 @@
+import os
+import stat
+
+import pytest
+
+from nnscratch.files import atomic_write, current_umask
+
+
+def test_a_completed_write_replaces_the_file_with_ordinary_permissions(tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"old")
+    with atomic_write(path) as file:
+        file.write(b"new")
+    assert path.read_bytes() == b"new"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~current_umask()
+    assert sorted(os.listdir(tmp_path)) == ["model.npz"]
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_write(path) as file:
+            file.write(b"half of the n")
+            raise KeyboardInterrupt
+    assert path.read_bytes() == b"old"
+    assert sorted(os.listdir(tmp_path)) == ["model.npz"]
