@@ -11,6 +11,7 @@ CASES = [  # (kernel, stride or None, input shape)
     (2, None, (2, 2, 5, 5)),        # the last row and column fall outside every window
     (3, 2, (2, 2, 7, 6)),           # overlapping windows
     ((2, 3), (1, 2), (1, 2, 4, 7)),
+    (2, 3, (2, 2, 5, 5)),           # gaps between the windows get exactly zero gradient
 ]
 
 

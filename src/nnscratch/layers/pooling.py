@@ -56,9 +56,9 @@ class Pool2D(Layer):
         return any(stride < kernel for stride, kernel in zip(self.stride, self.kernel_size))
 
     def tiles(self, shape):
-        """True when the windows cover an input of this shape exactly once (no overlap, nothing left over)."""
-        return not self.overlapping() and all((size - kernel) % stride == 0 for size, kernel, stride in
-                                              zip(shape[2:], self.kernel_size, self.stride))
+        """True when the windows cover an input of this shape exactly once (no overlap, no gaps, nothing left)."""
+        return all(stride == kernel and size % kernel == 0
+                   for size, kernel, stride in zip(shape[2:], self.kernel_size, self.stride))
 
     def config(self):
         return {"kernel_size": list(self.kernel_size), "stride": list(self.stride)}
