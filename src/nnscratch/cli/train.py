@@ -59,7 +59,8 @@ def add_parser(subparsers):
     for flag, setting, kind, text in FLAGS:
         default = DEFAULTS[setting]
         shown = ",".join(map(str, default)) if isinstance(default, list) else default
-        parser.add_argument(flag, dest=setting, type=kind, default=None, help=f"{text} (default: {shown})")
+        help_text = f"{text} (default: {shown})".replace("%", "%%")  # argparse formats help with %
+        parser.add_argument(flag, dest=setting, type=kind, default=None, help=help_text)
     parser.add_argument("--batch-norm", dest="batch_norm", action="store_true", default=None,
                         help="cnn: batch normalisation after each convolution and the dense hidden layer")
     parser.add_argument("--no-shuffle", dest="shuffle", action="store_false", default=None,
