@@ -213,12 +213,21 @@ def test_results_table_prints_percentages_cleanly():
     (["--layers", "16,x"], "--layers expects sizes like 784,100,10"),
     (["--activation", "swish"], "unknown activation 'swish'"),
     (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
+    (["--patience", "2", "--validation-size", "0"],
+     "--patience needs a validation set: --validation-size must be > 0"),
 ])
 def test_bad_training_input_is_one_line_and_status_2(tmp_path, toy_data, capsys, argv, message):
     assert cli.main(["train", *TINY, "--out", str(tmp_path / "m.npz"), *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("nnscratch train: error: ") and message in err, err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_patience_without_validation_fails_before_loading_data(tmp_path, toy_data, capsys):
+    assert train(tmp_path, "--patience", "2", "--validation-size", "0") == 2
+    captured = capsys.readouterr()
+    assert toy_data == [], "the settings should be refused before any data is loaded"
+    assert captured.out == "", f"nothing (no banner) should be printed before the error, got:\n{captured.out}"
 
 
 def test_missing_and_corrupt_model_files(tmp_path, toy_data, capsys):

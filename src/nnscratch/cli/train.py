@@ -116,6 +116,8 @@ def parse_settings(settings):
     for name, ok, rule in checks:
         if not ok:
             raise CommandError(f"--{name} {rule}, got {settings[name.replace('-', '_')]}")
+    if settings["patience"] is not None and not settings["validation_size"]:
+        raise CommandError("--patience needs a validation set: --validation-size must be > 0")
     return settings
 
 
