@@ -97,3 +97,8 @@ class WrongSigmoid(nn.Sigmoid):
 def test_the_check_catches_a_wrong_backward():
     with pytest.raises(AssertionError, match="WrongSigmoid dL/dx"):
         check_layer_gradients(WrongSigmoid(), away_from_zero((3, 5)))
+
+
+def test_binary_cross_entropy_refuses_targets_outside_0_1():
+    with pytest.raises(ValueError, match=r"binary targets must lie in \[0, 1\], got \[0.0, 2.0\]"):
+        nn.BinaryCrossEntropy()(np.full((3, 1), 0.5), np.array([0, 1, 2]))

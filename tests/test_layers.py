@@ -157,3 +157,16 @@ def test_network_with_dropout_after_each_hidden_layer():
     assert [type(layer).__name__ for layer in network] == ["Linear", "ReLU", "Dropout", "Linear", "ReLU",
                                                            "Dropout", "Linear"]
     assert network[2].p == 0.3
+
+
+def test_predictions_run_in_the_models_dtype_and_accept_no_rows():
+    model = nn.Network([4, 3, 2], output=None, rng=0)
+    assert model.predict_output(np.ones((2, 4))).dtype == np.float32      # float64 input, float32 model
+    assert model.predict_output(np.ones((0, 4))).shape == (0, 2)
+    assert model.predict(np.zeros((0, 4))).shape == (0,)
+
+
+def test_leaky_relu_keeps_float32_inside():
+    layer = nn.LeakyReLU(0.2)
+    layer.forward(np.array([[-1.0, 2.0]], dtype=np.float32))
+    assert layer.slope.dtype == np.float32

@@ -231,3 +231,39 @@ def test_the_finiteness_check_is_exact():
         x = np.zeros((3, 2, 2), dtype=np.float32)
         x[1, 1, 0] = bad
         assert not all_finite(x)
+
+
+def test_fit_gives_the_model_back_in_the_mode_it_came_in():
+    x, y = spirals(10)
+    model = nn.Sequential(nn.Linear(2, 4, rng=0), nn.Dropout(0.5, rng=0), nn.Linear(4, 2, rng=1)).eval()
+    nn.fit(model, x, y, nn.SoftmaxCrossEntropy(), nn.SGD(model, lr=0.1), epochs=1, batch_size=5, rng=0)
+    assert not model.training and not model[1].training
+
+
+def test_confusion_matrix_counts_and_refuses_classes_out_of_range():
+    from nnscratch.metrics import confusion_matrix, precision_recall
+    confusion = confusion_matrix(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), 3)
+    np.testing.assert_array_equal(confusion, [[1, 0, 0], [0, 1, 0], [0, 1, 1]])
+    precision, recall = precision_recall(confusion)
+    np.testing.assert_allclose(precision, [1, 0.5, 1])
+    np.testing.assert_allclose(recall, [1, 1, 0.5])
+    with pytest.raises(ValueError, match=r"predicted classes must lie in \[0, 3\), got \[0, 10\]"):
+        confusion_matrix(np.array([0, 10]), np.array([0, 0]), 3)
+
+
+@pytest.mark.parametrize("loss", [nn.SoftmaxCrossEntropy(), nn.Quadratic(), nn.CrossEntropy()])
+def test_every_intermediate_array_stays_float32(loss):
+    layers = [nn.Linear(6, 5), nn.Sigmoid(), nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 4), nn.LeakyReLU(),
+              nn.ReLU(), nn.Dropout(0.2), nn.Linear(4, 3)]
+    if isinstance(loss, nn.CrossEntropy):
+        layers.append(nn.Softmax())
+    x = np.random.default_rng(0).random((8, 6), dtype=np.float32)
+    outputs = [x]
+    for layer in layers:
+        outputs.append(layer.forward(outputs[-1]))
+        assert outputs[-1].dtype == np.float32, f"{type(layer).__name__}.forward gave {outputs[-1].dtype}"
+    value, grad = loss(outputs[-1], np.arange(8) % 3)
+    assert grad.dtype == np.float32, f"{type(loss).__name__} gradient is {grad.dtype}"
+    for layer in reversed(layers):
+        grad = layer.backward(grad)
+        assert grad.dtype == np.float32, f"{type(layer).__name__}.backward gave {grad.dtype}"

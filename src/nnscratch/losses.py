@@ -137,6 +137,8 @@ class BinaryCrossEntropy(Loss):
         if target.ndim == 1 and output.shape[1:] == (1,):
             target = target.reshape(-1, 1)  # one probability per example: labels are the 0/1 targets themselves
         target = target.astype(output.dtype) if target.shape == output.shape else target_matrix(target, output)
+        if target.size and (target.min() < 0 or target.max() > 1):
+            raise ValueError(f"binary targets must lie in [0, 1], got [{target.min()}, {target.max()}]")
         p = np.clip(output, self.eps, 1.0 - self.eps)
         batch_size = len(output)
         loss = -float(np.sum(target * np.log(p) + (1.0 - target) * np.log1p(-p))) / batch_size

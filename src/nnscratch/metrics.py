@@ -27,7 +27,11 @@ def accuracy(output, target):
 
 def confusion_matrix(predicted, actual, num_classes):
     """C[i, j] = the number of examples of true class i predicted as j."""
-    counts = np.bincount(np.asarray(actual) * num_classes + np.asarray(predicted), minlength=num_classes ** 2)
+    predicted, actual = np.asarray(predicted), np.asarray(actual)
+    for name, labels in (("predicted", predicted), ("actual", actual)):
+        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+            raise ValueError(f"{name} classes must lie in [0, {num_classes}), got [{labels.min()}, {labels.max()}]")
+    counts = np.bincount(actual * num_classes + predicted, minlength=num_classes ** 2)
     return counts.reshape(num_classes, num_classes)
 
 

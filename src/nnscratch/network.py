@@ -12,6 +12,7 @@ from .layers.activations import softmax as row_softmax
 from .layers.base import Layer, register_layer
 from .layers.dropout import Dropout
 from .layers.linear import Linear
+from .training import model_dtype
 
 
 @register_layer
@@ -82,12 +83,13 @@ class Sequential(Layer):
         return self.predict_output(x, batch_size).argmax(axis=1)
 
     def predict_output(self, x, batch_size=4096):
-        """The raw output in eval mode, computed in batches; the training mode is restored afterwards."""
+        """The raw output in eval mode, computed in batches in the model's dtype; the training mode is restored."""
+        x = np.asarray(x).astype(model_dtype(self), copy=False)
         was_training = self.training
         self.eval()
         try:
             return np.concatenate([self.forward(x[start:start + batch_size])
-                                   for start in range(0, len(x), batch_size)])
+                                   for start in range(0, max(len(x), 1), batch_size)])
         finally:
             self.train(was_training)
 

@@ -131,6 +131,7 @@ def fit(model, x, y, loss, optimizer, epochs=10, batch_size=32, shuffle=True, va
     first_epoch = len(history)
     best_loss, best_state, waited = math.inf, None, 0
 
+    was_training = model.training
     model.train()
     needed_input_grad = model.needs_input_grad
     model.needs_input_grad = False
@@ -180,6 +181,7 @@ def fit(model, x, y, loss, optimizer, epochs=10, batch_size=32, shuffle=True, va
         history.interrupted = True
     finally:
         model.needs_input_grad = needed_input_grad
+        model.train(was_training)
     if best_state is not None:
         model.load_state_dict(best_state)
     return history

@@ -59,7 +59,7 @@ class LeakyReLU(Layer):
         self.alpha = float(alpha)
 
     def forward(self, x):
-        self.slope = np.where(x > 0, 1.0, self.alpha).astype(x.dtype)
+        self.slope = np.where(x > 0, x.dtype.type(1), x.dtype.type(self.alpha))
         return x * self.slope
 
     def backward(self, grad_out):
