@@ -230,6 +230,14 @@ def test_patience_without_validation_fails_before_loading_data(tmp_path, toy_dat
     assert captured.out == "", f"nothing (no banner) should be printed before the error, got:\n{captured.out}"
 
 
+def test_unknown_dataset_lists_every_choice_lines_included(tmp_path, capsys):
+    assert train(tmp_path, "--dataset", "mnits") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nnscratch train: error: --dataset must be one of mnist, fashion-mnist"), err
+    assert err.count("\n") == 1, err
+    assert "or lines, got 'mnits'" in err, err
+
+
 def test_missing_and_corrupt_model_files(tmp_path, toy_data, capsys):
     assert cli.main(["evaluate", str(tmp_path / "absent.npz")]) == 2
     assert "no such model file" in capsys.readouterr().err

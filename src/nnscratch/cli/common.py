@@ -55,6 +55,9 @@ def load_data(settings):
     if validation_size < 0 or (train_size is not None and int(train_size) < 1):
         raise CommandError(f"--validation-size must be >= 0 and --train-size >= 1, got {validation_size} and "
                            f"{train_size}")
+    from ..datasets import DATASETS
+    if name not in ("lines", *DATASETS):
+        raise CommandError(f"--dataset must be one of {', '.join(DATASETS)} or lines, got {name!r}")
     if name == "lines":
         data = make_lines_data(int(train_size or 1500), validation_size, settings["seed"])
         return as_images(data) if wants_images(settings) else data
