@@ -113,3 +113,22 @@ def test_blank_and_broken_images(model_path, tmp_path, capsys):
         assert main(["predict", path, str(tmp_path / name)]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+
+
+def test_every_image_gets_its_answer_or_its_own_error(model_path, tmp_path, capsys):
+    path, _ = model_path
+    Image.fromarray(np.full((64, 64), 255, np.uint8)).save(tmp_path / "blank.png")
+    (tmp_path / "text.png").write_text("hello")
+    write_drawing(tmp_path / "one.png")
+    write_drawing(tmp_path / "two.png")
+    files = [str(tmp_path / name) for name in ("blank.png", "missing.png", "one.png", "text.png", "two.png")]
+    assert main(["predict", path, *files]) == 2
+    captured = capsys.readouterr()
+    errors = captured.err.splitlines()
+    expected = [f"{files[0]}: no ink found", f"{files[1]}: no such image file", f"{files[3]}: not an image"]
+    assert len(errors) == len(expected), captured.err
+    for line, start in zip(errors, expected):
+        assert line.startswith(f"nnscratch predict: error: {start}"), f"expected {start!r}, got {line!r}"
+    answered = [line.split(": prediction")[0] for line in captured.out.splitlines() if ": prediction " in line]
+    assert answered == [files[2], files[4]], captured.out
+    assert not captured.out.startswith("\n"), "no blank line before the first answer"

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from ..ascii import image_to_ascii, probability_bars
-from ..preprocess import NoInkError, load_image, prepare_digit
+from ..preprocess import ImageError, load_image, prepare_digit
 from ..serialization import load_model
 from . import CommandError
 
@@ -79,19 +79,23 @@ def predict_test_digit(model, metadata, names, args):
 
 
 def predict_images(model, metadata, names, paths, show_input):
-    failures = 0
-    for number, path in enumerate(paths):
+    """Predict each picture in turn; a file that cannot be read or holds no ink gets its own one-line error
+    and the others still get their answers (exit status 2 if any failed)."""
+    failures = predicted_files = 0
+    for path in paths:
         try:
             x = prepare_digit(load_image(path))
-        except NoInkError as error:
-            print(f"nnscratch predict: error: {path}: {error}", file=sys.stderr)
+        except ValueError as error:  # ImageError (missing, unreadable) and NoInkError (blank) alike
+            message = str(error) if isinstance(error, ImageError) else f"{path}: {error}"
+            print(f"nnscratch predict: error: {message}", file=sys.stderr)
             failures += 1
             continue
         probabilities = probabilities_of(model, metadata, x[None, :])[0]
         names = names or [str(label) for label in range(len(probabilities))]
         predicted = int(probabilities.argmax())
-        if number:
+        if predicted_files:
             print()
+        predicted_files += 1
         print(f"{path}: prediction {names[predicted]} ({100 * probabilities[predicted]:.2f} %)")
         if show_input:
             print("\nWhat the network sees (28x28, after cropping, scaling and centring):")
