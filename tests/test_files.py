@@ -25,3 +25,22 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
             raise KeyboardInterrupt
     assert path.read_bytes() == b"old"
     assert sorted(os.listdir(tmp_path)) == ["model.npz"]
+
+
+def test_the_folder_is_created(tmp_path):
+    path = tmp_path / "new" / "deeper" / "model.npz"
+    with atomic_write(path) as file:
+        file.write(b"new")
+    assert path.read_bytes() == b"new"
+
+
+def test_a_file_that_cannot_be_created_is_named_in_the_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    path = blocker / "model.json"
+    with pytest.raises(OSError) as raised:
+        with atomic_write(path) as file:
+            file.write(b"never")
+    message = str(raised.value)
+    assert message == f"cannot write {path}: Not a directory", message
+    assert raised.value.strerror == "Not a directory" and ".part" not in message

@@ -8,12 +8,19 @@ from contextlib import contextmanager
 def atomic_write(path, mode="wb"):
     """Open a temporary file beside ``path``; when the block succeeds, rename it to ``path`` in one step.
 
-    If the block fails (or is interrupted), the temporary file is removed and whatever was at ``path`` stays.
-    The new file gets the usual permissions (0666 less the umask), not the private ones of a temporary file.
+    The folder is created if needed. If the block fails (or is interrupted), the temporary file is removed and
+    whatever was at ``path`` stays. The new file gets the usual permissions (0666 less the umask), not the
+    private ones of a temporary file. When the file cannot be created at all, the ``OSError`` names ``path``
+    (not the temporary file) and keeps the reason in ``strerror``.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part", dir=directory)
+    try:
+        if not os.path.lexists(directory):  # (a file in the folder's place is left to mkstemp: "Not a directory")
+            os.makedirs(directory, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part", dir=directory)
+    except OSError as error:
+        raise cannot_write(path, error) from None
     try:
         with os.fdopen(handle, mode) as file:
             yield file
@@ -27,6 +34,22 @@ def atomic_write(path, mode="wb"):
         except FileNotFoundError:
             pass
         raise
+
+
+def cannot_write(path, error):
+    """``cannot write PATH: reason``, as an OSError of the same errno and strerror."""
+    return WriteError(error.errno, error.strerror, f"cannot write {path}: {error.strerror or error}")
+
+
+class WriteError(OSError):
+    """An OSError whose message names the file that could not be written (not a temporary file beside it)."""
+
+    def __init__(self, errno, strerror, message):
+        super().__init__(errno, strerror)
+        self.message = message
+
+    def __str__(self):
+        return self.message
 
 
 def current_umask():
