@@ -165,6 +165,53 @@ def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tmp_path, toy_data, ca
         np.testing.assert_array_equal(resumed.state_dict()[key], value, err_msg=key)
 
 
+def saved_arrays(path):
+    """Every entry of a model file but its JSON (which holds dates and timings), and the architecture (a loaded
+    model's initialiser names need not be the constructor's)."""
+    with np.load(path, allow_pickle=False) as archive:
+        return {key: archive[key] for key in archive.files if key not in ("metadata", "architecture")}
+
+
+@pytest.mark.parametrize("cut", ["after epoch 2", "ctrl-c in epoch 3"])
+def test_resume_with_validation_gives_the_files_of_an_unbroken_run(tmp_path, toy_data, capsys, monkeypatch, cut):
+    """The best epoch (by validation accuracy) is the 2nd, not the last: the resumed run must go on from the
+    last epoch's weights, and still end with the best epoch's, exactly as the unbroken run does."""
+    from nnscratch.cli import console
+    flags = [*TINY, "--optimizer", "sgd", "--lr", "0.1", "--momentum", "0.9"]
+    assert cli.main(["train", *flags, "--epochs", "4", "--out", str(tmp_path / "one.npz")]) == 0
+    reference = saved_arrays(tmp_path / "one.npz")
+    _, one_metadata = load_model(tmp_path / "one.npz")
+    assert one_metadata["best_epoch"] == 2 and one_metadata["epochs_trained"] == 4, "the test needs a best " \
+        f"epoch before the last, got best {one_metadata['best_epoch']} of {one_metadata['epochs_trained']}"
+    best, last = reference["param.0.W"], reference["optimizer.resume.0.W"]
+    assert not np.array_equal(best, last), "the best and the last epoch's weights should differ"
+    if cut == "after epoch 2":
+        assert cli.main(["train", *flags, "--epochs", "2", "--out", str(tmp_path / "cut.npz")]) == 0
+    else:
+        original = console.ConsoleProgress.on_batch_end
+
+        def interrupt_in_epoch_three(self, epoch, step, loss):
+            original(self, epoch, step, loss)
+            if epoch == 2 and step == 5:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(console.ConsoleProgress, "on_batch_end", interrupt_in_epoch_three)
+        assert cli.main(["train", *flags, "--epochs", "4", "--out", str(tmp_path / "cut.npz")]) == 130
+        monkeypatch.setattr(console.ConsoleProgress, "on_batch_end", original)
+    assert cli.main(["train", "--resume", str(tmp_path / "cut.npz"), "--epochs", "4", "--quiet"]) == 0
+    assert "Training for 2 epochs (from epoch 3)" in capsys.readouterr().out
+    resumed = saved_arrays(tmp_path / "cut.npz")
+    assert sorted(resumed) == sorted(reference)
+    for key, value in reference.items():
+        np.testing.assert_array_equal(resumed[key], value, err_msg=key)
+    _, metadata = load_model(tmp_path / "cut.npz")
+    for key in ("best_epoch", "epochs_trained", "validation_accuracy", "test_accuracy", "train_accuracy"):
+        assert metadata[key] == one_metadata[key], f"{key}: resumed {metadata[key]}, unbroken {one_metadata[key]}"
+    without_seconds = [{**record, "seconds": None} for record in metadata["training"]["history"]["epochs"]]
+    assert without_seconds == [{**record, "seconds": None}
+                               for record in one_metadata["training"]["history"]["epochs"]]
+
+
 def test_evaluate_prints_accuracy_precision_recall_and_confusion(tmp_path, toy_data, capsys):
     assert train(tmp_path) == 0
     capsys.readouterr()

@@ -1,12 +1,15 @@
 """``nnscratch train``: build a network from flags or a preset, train it with progress, evaluate it, save it.
 
-The model goes to one ``.npz`` file (with the optimizer state, so ``--resume`` can continue the run) and its
-history to a JSON file beside it. Ctrl-C stops at once and still saves the best model so far.
+The model goes to one ``.npz`` file and its history to a JSON file beside it. The file's weights are those of
+the best epoch by validation accuracy; for ``--resume`` it also keeps the last epoch's weights (``resume.``
+entries beside the optimizer state), the optimizer state and the random states, so that a resumed run goes on
+exactly as an unbroken one would. Ctrl-C stops at once and still saves the best model so far.
 """
 import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,6 +52,7 @@ FLAGS = [  # (flag, setting, type, help); each default comes from presets.DEFAUL
      "2 pixels, rotate by up to 10 degrees and scale by up to 10 %"),
     ("--print-every", "print_every", int, "print the epoch line of the first epoch, every Nth and the last"),
 ]
+RESUME_PREFIX = "resume."  # the last epoch's weights, saved among the optimizer entries of the model file
 SWITCHES = ["shuffle", "report_test_each_epoch", "evaluate_before", "batch_norm"]  # flags without a value
 
 
@@ -148,12 +152,12 @@ def parse_augment(augment):
 def run(args):
     started = time.perf_counter()
     if args.resume:
-        model, settings, history, optimizer_state, best_accuracy, rng = resume_from(args)
+        model, settings, history, optimizer_state, best, rng = resume_from(args)
     else:
         preset = get_preset(args.preset).settings if args.preset else {}
         settings = parse_settings({**DEFAULTS, **preset, **given_settings(args)})
         settings["preset"] = args.preset
-        model, history, optimizer_state, best_accuracy = None, History(), None, -1.0
+        model, history, optimizer_state, best = None, History(), None, Best()
         rng = np.random.default_rng(settings["seed"])
     out = args.out or args.resume or os.path.join("models", f"{args.preset or 'model'}.npz")
     data = common.load_data(settings)
@@ -175,7 +179,7 @@ def run(args):
     if settings["evaluate_before"]:
         report("Before training", evaluate(model, *data.test, loss))
 
-    tracker = BestTracker(model, optimizer, rng, best_accuracy)
+    tracker = BestTracker(model, optimizer, rng, best)
     test_each_epoch = (lambda: evaluate(model, *data.test, loss)) if settings["report_test_each_epoch"] else None
     progress = ConsoleProgress(settings["epochs"], quiet=args.quiet, test_every_epoch=test_each_epoch,
                                on_record=tracker.update, print_every=settings["print_every"])
@@ -210,8 +214,10 @@ def run(args):
 
 
 def resume_from(args):
-    """The model, settings, history and optimizer state of a run saved by ``nnscratch train``."""
+    """The model (with the last epoch's weights), settings, history, optimizer state, best epoch so far and
+    shuffling generator of a run saved by ``nnscratch train``."""
     model, metadata, optimizer_state = load_checkpoint(args.resume)
+    optimizer_state, last_state = split_resume_state(optimizer_state)
     training = metadata.get("training")
     if not isinstance(training, dict) or "settings" not in training or "history" not in training:
         raise CommandError(f"{args.resume} holds no training run to resume (it was not saved by nnscratch train)")
@@ -231,7 +237,41 @@ def resume_from(args):
         dropout_rng.bit_generator.state = training["dropout_rng_state"]
         for layer in dropout_layers(model):
             layer.rng = dropout_rng
-    return model, settings, history, optimizer_state, metadata.get("validation_accuracy") or -1.0, rng
+    best = Best(best_validation_accuracy(history), metadata.get("best_epoch"), model.state_dict())
+    if last_state:  # the file's weights are the best epoch's; training goes on from the last epoch's
+        try:
+            model.load_state_dict(last_state)
+        except (KeyError, ValueError) as error:
+            raise CommandError(f"{args.resume}: the saved last-epoch weights do not fit the model "
+                               f"({error.args[0] if error.args else error})") from None
+    return model, settings, history, optimizer_state, best, rng
+
+
+def resume_entries(state):
+    """The last epoch's weights, stored as ``resume.<name>`` entries beside the optimizer state."""
+    return {f"{RESUME_PREFIX}{name}": array for name, array in state.items()}
+
+
+def split_resume_state(saved):
+    """The optimizer's own state and the last epoch's weights, from what the model file holds."""
+    optimizer_state = {key: value for key, value in saved.items() if not key.startswith(RESUME_PREFIX)}
+    last_state = {key[len(RESUME_PREFIX):]: value for key, value in saved.items() if key.startswith(RESUME_PREFIX)}
+    return optimizer_state, last_state
+
+
+def best_validation_accuracy(history):
+    """The highest validation accuracy of the saved epochs (-1 when they had no validation set)."""
+    accuracies = [accuracy for accuracy in history["val_accuracy"] if accuracy is not None]
+    return max(accuracies, default=-1.0)
+
+
+@dataclass
+class Best:
+    """The best epoch so far: its validation accuracy, number and weights (None before any epoch)."""
+
+    accuracy: float = -1.0
+    epoch: int = None
+    state: dict = None
 
 
 class BestTracker:
@@ -239,8 +279,10 @@ class BestTracker:
     epoch) to restore at the end, and the optimizer, shuffling and dropout states after the last whole epoch,
     so that a resumed run goes on as if it had never stopped."""
 
-    def __init__(self, model, optimizer, rng, best_accuracy=-1.0):
-        self.model, self.best_accuracy, self.best_epoch, self.state = model, best_accuracy, None, None
+    def __init__(self, model, optimizer, rng, best=None):
+        best = best or Best()
+        self.model, self.best_accuracy, self.best_epoch, self.state = model, best.accuracy, best.epoch, best.state
+        self.last_state = model.state_dict()
         self.optimizer, self.optimizer_state = optimizer, optimizer.state_dict()
         self.rng, self.rng_state = rng, rng.bit_generator.state
         self.dropout_rng = next((layer.rng for layer in dropout_layers(model)), None)
@@ -248,6 +290,7 @@ class BestTracker:
 
     def update(self, record):
         self.rng_state, self.optimizer_state = self.rng.bit_generator.state, self.optimizer.state_dict()
+        self.last_state = self.model.state_dict()
         self.dropout_rng_state = self.dropout_rng.bit_generator.state if self.dropout_rng else None
         accuracy = record.get("val_accuracy")
         if accuracy is None or accuracy > self.best_accuracy:
@@ -285,7 +328,8 @@ def save_run(out, model, settings, history, data, results, tracker, seconds):
                 **accuracies, "best_epoch": tracker.best_epoch, "epochs_trained": len(history),
                 "training": {"settings": settings, "history": history.to_dict(), "rng_state": tracker.rng_state,
                              "dropout_rng_state": tracker.dropout_rng_state}}
-    save_model(out, model, metadata, optimizer_state=tracker.optimizer_state)
+    save_model(out, model, metadata,
+               optimizer_state={**tracker.optimizer_state, **resume_entries(tracker.last_state)})
     write_json(history_path, {
         "model": out, "settings": settings, "history": history.to_dict(), "best_epoch": tracker.best_epoch,
         "results": {name: result._asdict() for name, result in results.items()},
