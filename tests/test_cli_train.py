@@ -302,3 +302,14 @@ def test_model_for_another_input_size(tmp_path, toy_data, capsys):
     assert cli.main(["evaluate", str(tmp_path / "wide.npz")]) == 2
     err = capsys.readouterr().err
     assert "takes 20 inputs per example, but toy examples have 16 values" in err and err.count("\n") == 1
+
+
+def test_first_layer_with_parameters_and_the_input_shape_it_gives():
+    from nnscratch.layers import Dropout, Linear, ReLU
+    from nnscratch.network import Sequential
+    model = Sequential(Dropout(0.5), Linear(4, 3), ReLU(), Linear(3, 2))
+    assert common.first_layer_with_parameters(model) is list(model)[1]
+    assert common.first_layer_with_parameters(Sequential(ReLU())) is None
+    assert common.model_input_shape(model, {}) == (4,)
+    assert common.model_input_shape(model, {"input_shape": [1, 2, 2]}) == (1, 2, 2)
+    assert common.model_input_shape(Sequential(ReLU()), {}) is None

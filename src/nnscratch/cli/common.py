@@ -98,8 +98,13 @@ def model_input_shape(model, metadata):
     shape = metadata.get("input_shape")
     if isinstance(shape, list) and shape and all(isinstance(size, int) and size > 0 for size in shape):
         return tuple(shape)
-    first = next((layer for layer in model if layer.params), None)
+    first = first_layer_with_parameters(model)
     return (first.in_features,) if isinstance(first, Linear) else None
+
+
+def first_layer_with_parameters(model):
+    """The first layer of ``model`` that has weights (activations, Flatten and Dropout have none), or None."""
+    return next((layer for layer in model if layer.params), None)
 
 
 def check_fits(model_inputs, model_outputs, data, what="the network"):

@@ -11,6 +11,7 @@ import numpy as np
 from ..ascii import image_to_ascii, probability_bars
 from ..preprocess import ImageError, load_image, prepare_digit
 from ..serialization import load_model
+from ..training import model_dtype
 from . import CommandError
 
 
@@ -47,9 +48,8 @@ def probabilities_of(model, metadata, x):
     shape = metadata.get("input_shape")
     if shape and len(shape) > 1:
         x = x.reshape(len(x), *shape)
-    dtype = next(iter(model.parameters().values()), np.zeros(0, np.float32)).dtype
     try:
-        return model.predict_proba(x.astype(dtype, copy=False))
+        return model.predict_proba(x.astype(model_dtype(model), copy=False))
     except ValueError as error:
         raise CommandError(f"the model cannot take a {x.shape[-1]}-pixel digit: {error}") from None
 
