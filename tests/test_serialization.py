@@ -219,3 +219,15 @@ def test_save_is_json_safe_with_nan_metadata(tmp_path):
     save_model(tmp_path / "m.npz", small_model(), {"val_loss": float("nan"), "acc": np.float32(0.5)})
     _, metadata = load_model(tmp_path / "m.npz")
     assert metadata["val_loss"] is None and metadata["acc"] == 0.5
+
+
+def test_a_tiny_file_describing_a_gigantic_layer_is_refused_without_allocating_it(tmp_path):
+    import json
+    architecture = {"type": "Sequential", "dtype": "float32", "config": {"layers": [
+        {"type": "Linear", "config": {"in_features": 10 ** 6, "out_features": 10 ** 6}}]}}
+    path = tmp_path / "crafted.npz"
+    np.savez(path, format_version=np.array(1), architecture=np.array(json.dumps(architecture)),
+             metadata=np.array("{}"), **{"param.0.W": np.zeros((2, 2), np.float32),
+                                         "param.0.b": np.zeros(2, np.float32)})
+    with pytest.raises(ModelFileError, match="layer Linear with .* is too large to build"):
+        load_model(path)

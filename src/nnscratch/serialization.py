@@ -94,7 +94,7 @@ def load_checkpoint(path, custom_layers=None):
         raise ModelFileError(f"{path}: unsupported parameter dtype {dtype!r}; "
                              f"expected one of {', '.join(FLOAT_DTYPES)}")
     try:
-        model = model_from_config(architecture, custom_layers)
+        model = model_from_config(architecture, custom_layers, initialise=False)
     except ModelFileError as error:
         raise ModelFileError(f"{path}: {error}") from None
     model.astype(np.dtype(dtype))
@@ -110,11 +110,12 @@ def load_checkpoint(path, custom_layers=None):
     return model, metadata, optimizer_state
 
 
-def model_from_config(config, custom_layers=None):
+def model_from_config(config, custom_layers=None, initialise=True):
     """Build a layer from ``{"type": name, "config": {...}}``; a ``Sequential`` rebuilds its layers in turn.
 
     Classes come from the ``LAYERS`` registry plus ``custom_layers``; an unknown name is an error that lists
-    the known ones. The parameters are freshly initialised: load a state dict to restore them.
+    the known ones. The parameters are freshly initialised, or zeros with ``initialise=False`` (cheaper, for a
+    state dict that will overwrite them).
     """
     registry = layer_registry(custom_layers)
     if not isinstance(config, dict) or not isinstance(config.get("type"), str):
@@ -131,11 +132,17 @@ def model_from_config(config, custom_layers=None):
         children = arguments.get("layers")
         if not isinstance(children, list):
             raise ModelFileError(f"{name} needs a list of layers in its config")
-        return cls(*[model_from_config(child, registry) for child in children])
+        return cls(*[model_from_config(child, registry, initialise) for child in children])
+    initialisers = {} if initialise else {key: arguments[key] for key in ("init", "bias_init") if key in arguments}
     try:
-        return cls(**arguments)
+        layer = cls(**{**arguments, **{key: "zeros" for key in initialisers}})
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"cannot build layer {name} from {arguments}: {error}") from None
+    except MemoryError:
+        raise ModelFileError(f"layer {name} with {arguments} is too large to build") from None
+    for key, value in initialisers.items():  # built with zeros, but it keeps the name of its initialiser
+        setattr(layer, key, value)
+    return layer
 
 
 def layer_registry(custom_layers=None):

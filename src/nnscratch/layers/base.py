@@ -101,7 +101,7 @@ class Layer:
         """Convert parameters, gradients and buffers to ``dtype`` (float64 for gradient checks)."""
         for store in (self.params, self.grads, self.buffers):
             for key, array in store.items():
-                store[key] = array.astype(dtype)
+                store[key] = array.astype(dtype, copy=False)
         return self
 
     def __repr__(self):

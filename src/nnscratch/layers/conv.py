@@ -114,8 +114,8 @@ class Conv2D(Layer):
         shape = (self.out_channels, self.in_channels) + self.kernel_size
         self.params["W"] = get_initializer(init)(shape, rng, dtype)
         self.params["b"] = get_initializer(bias_init)((self.out_channels,), rng, dtype)
-        self.grads["W"] = np.zeros_like(self.params["W"])
-        self.grads["b"] = np.zeros_like(self.params["b"])
+        self.grads["W"] = np.zeros(self.params["W"].shape, dtype)
+        self.grads["b"] = np.zeros(self.params["b"].shape, dtype)
         self.workspace = Workspace()
 
     def kernel_matrix(self):

@@ -18,8 +18,8 @@ class Linear(Layer):
         rng = as_generator(rng)
         self.params["W"] = get_initializer(init)((self.in_features, self.out_features), rng, dtype)
         self.params["b"] = get_initializer(bias_init)((self.out_features,), rng, dtype)
-        self.grads["W"] = np.zeros_like(self.params["W"])
-        self.grads["b"] = np.zeros_like(self.params["b"])
+        self.grads["W"] = np.zeros(self.params["W"].shape, dtype)
+        self.grads["b"] = np.zeros(self.params["b"].shape, dtype)
 
     def forward(self, x):
         if x.ndim != 2 or x.shape[1] != self.in_features:
