@@ -9,17 +9,17 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..presets import (ARCHITECTURES, CNN_CLASSES, DEFAULTS, PRESETS, SCHEDULES, build_loss, build_model,
                        build_optimizer, build_transform, get_preset, input_shape)
-from ..layers import Dropout
 from ..serialization import load_checkpoint, save_model, write_json
 from ..training import History, evaluate, fit
 from . import CommandError
 from . import common
+from .checkpoint import (Best, BestTracker, best_validation_accuracy, dropout_layers, resume_entries,
+                         split_resume_state)
 from .common import check_fits, preprocessing
 from .console import ConsoleProgress, banner, percent, results_table
 
@@ -52,7 +52,6 @@ FLAGS = [  # (flag, setting, type, help); each default comes from presets.DEFAUL
      "2 pixels, rotate by up to 10 degrees and scale by up to 10 %"),
     ("--print-every", "print_every", int, "print the epoch line of the first epoch, every Nth and the last"),
 ]
-RESUME_PREFIX = "resume."  # the last epoch's weights, saved among the optimizer entries of the model file
 SWITCHES = ["shuffle", "report_test_each_epoch", "evaluate_before", "batch_norm"]  # flags without a value
 
 
@@ -245,65 +244,6 @@ def resume_from(args):
             raise CommandError(f"{args.resume}: the saved last-epoch weights do not fit the model "
                                f"({error.args[0] if error.args else error})") from None
     return model, settings, history, optimizer_state, best, rng
-
-
-def resume_entries(state):
-    """The last epoch's weights, stored as ``resume.<name>`` entries beside the optimizer state."""
-    return {f"{RESUME_PREFIX}{name}": array for name, array in state.items()}
-
-
-def split_resume_state(saved):
-    """The optimizer's own state and the last epoch's weights, from what the model file holds."""
-    optimizer_state = {key: value for key, value in saved.items() if not key.startswith(RESUME_PREFIX)}
-    last_state = {key[len(RESUME_PREFIX):]: value for key, value in saved.items() if key.startswith(RESUME_PREFIX)}
-    return optimizer_state, last_state
-
-
-def best_validation_accuracy(history):
-    """The highest validation accuracy of the saved epochs (-1 when they had no validation set)."""
-    accuracies = [accuracy for accuracy in history["val_accuracy"] if accuracy is not None]
-    return max(accuracies, default=-1.0)
-
-
-@dataclass
-class Best:
-    """The best epoch so far: its validation accuracy, number and weights (None before any epoch)."""
-
-    accuracy: float = -1.0
-    epoch: int = None
-    state: dict = None
-
-
-class BestTracker:
-    """Keeps the weights of the epoch with the best validation accuracy (without validation: of the last whole
-    epoch) to restore at the end, and the optimizer, shuffling and dropout states after the last whole epoch,
-    so that a resumed run goes on as if it had never stopped."""
-
-    def __init__(self, model, optimizer, rng, best=None):
-        best = best or Best()
-        self.model, self.best_accuracy, self.best_epoch, self.state = model, best.accuracy, best.epoch, best.state
-        self.last_state = model.state_dict()
-        self.optimizer, self.optimizer_state = optimizer, optimizer.state_dict()
-        self.rng, self.rng_state = rng, rng.bit_generator.state
-        self.dropout_rng = next((layer.rng for layer in dropout_layers(model)), None)
-        self.dropout_rng_state = self.dropout_rng.bit_generator.state if self.dropout_rng else None
-
-    def update(self, record):
-        self.rng_state, self.optimizer_state = self.rng.bit_generator.state, self.optimizer.state_dict()
-        self.last_state = self.model.state_dict()
-        self.dropout_rng_state = self.dropout_rng.bit_generator.state if self.dropout_rng else None
-        accuracy = record.get("val_accuracy")
-        if accuracy is None or accuracy > self.best_accuracy:
-            self.best_epoch, self.state = record["epoch"], self.model.state_dict()
-            self.best_accuracy = self.best_accuracy if accuracy is None else accuracy
-
-    def restore(self):
-        if self.state is not None:
-            self.model.load_state_dict(self.state)
-
-
-def dropout_layers(model):
-    return [layer for layer in model if isinstance(layer, Dropout)]
 
 
 def report(when, result):
