@@ -267,3 +267,22 @@ def test_every_intermediate_array_stays_float32(loss):
     for layer in reversed(layers):
         grad = layer.backward(grad)
         assert grad.dtype == np.float32, f"{type(layer).__name__}.backward gave {grad.dtype}"
+
+
+def test_early_stopping_goes_on_counting_when_a_run_is_continued():
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 10), dtype=np.float32), rng.integers(0, 2, 64)
+    x_val, y_val = rng.random((64, 10), dtype=np.float32), rng.integers(0, 2, 64)
+    model = nn.Network([10, 64, 2], activation="relu", output=None, rng=0)
+    optimizer = nn.Adam(model, lr=0.01)
+    history = nn.fit(model, x, y, nn.SoftmaxCrossEntropy(), optimizer, epochs=200, batch_size=16,
+                     validation_data=(x_val, y_val), patience=3, rng=0)
+    assert history.stopped_early
+    best = history.best_epoch
+    history.stopped_early = False
+    nn.fit(model, x, y, nn.SoftmaxCrossEntropy(), optimizer, epochs=200, batch_size=16,
+           validation_data=(x_val, y_val), patience=4, rng=0, history=history)
+    # Epoch 3 stays the best and epochs 4-6 did not improve on it, so one more epoch makes 4 without improvement
+    # (counting afresh would have run at least 4 more).
+    assert (best, history.best_epoch, len(history)) == (3, 3, 7), history["val_loss"]
+    assert history.stopped_early

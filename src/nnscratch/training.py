@@ -105,7 +105,7 @@ def fit(model, x, y, loss, optimizer, epochs=10, batch_size=32, shuffle=True, va
     ----------
     model, loss, optimizer : the network, a ``Loss`` and an ``Optimizer`` built on the same network.
     x, y : inputs (one example per row) and targets (integer labels, or rows like the output).
-    epochs : passes over the data; with ``history`` given, numbering continues where it ended.
+    epochs : passes over the data; with ``history`` given, numbering (and early stopping) continues where it ended.
     batch_size : examples per step; ``len(x)`` for full-batch descent, 1 for per-example SGD.
     shuffle : draw a new order each epoch from ``rng``; otherwise take the batches in file order.
     validation_data : ``(x_val, y_val)``, measured after every epoch.
@@ -129,7 +129,7 @@ def fit(model, x, y, loss, optimizer, epochs=10, batch_size=32, shuffle=True, va
     batch_size = min(int(batch_size), len(x))
     steps = math.ceil(len(x) / batch_size)
     first_epoch = len(history)
-    best_loss, best_state, waited = math.inf, None, 0
+    best_loss, best_state, waited = best_so_far(history)
 
     was_training = model.training
     model.train()
@@ -185,6 +185,16 @@ def fit(model, x, y, loss, optimizer, epochs=10, batch_size=32, shuffle=True, va
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
+
+
+def best_so_far(history):
+    """Early stopping's starting point when a run goes on: the lowest validation loss in ``history`` and the
+    epochs since it (the weights of an earlier call are not kept here, so only a new best is restored)."""
+    losses = [loss for loss in history["val_loss"] if loss is not None]
+    if not losses:
+        return math.inf, None, 0
+    best = min(losses)
+    return best, None, len(history) - 1 - history["val_loss"].index(best)
 
 
 def model_dtype(model):
