@@ -60,6 +60,16 @@ class Pool2D(Layer):
         return all(stride == kernel and size % kernel == 0
                    for size, kernel, stride in zip(shape[2:], self.kernel_size, self.stride))
 
+    def first_window(self, x):
+        """The windows of ``x`` (views, one per kernel offset, batch innermost) and an output array holding the
+        first window's values, for a forward pass to fold the other windows into."""
+        out_shape = self.output_shape(x)
+        self.input_shape = x.shape
+        views = window_views(batch_innermost(x), self.kernel_size, self.stride, out_shape)
+        y = np.empty((x.shape[1],) + out_shape + (x.shape[0],), dtype=x.dtype)
+        np.copyto(y, views[0])
+        return views, y
+
     def config(self):
         return {"kernel_size": list(self.kernel_size), "stride": list(self.stride)}
 
@@ -69,12 +79,7 @@ class MaxPool2D(Pool2D):
     """y[n, c, i, j] = max over the window at (i·sh, j·sw) of x[n, c]; (N, C, H, W) -> (N, C, OH, OW)."""
 
     def forward(self, x):
-        out_shape = self.output_shape(x)
-        batch, channels = x.shape[:2]
-        self.input_shape = x.shape
-        views = window_views(batch_innermost(x), self.kernel_size, self.stride, out_shape)
-        y = np.empty((channels,) + out_shape + (batch,), dtype=x.dtype)
-        np.copyto(y, views[0])
+        views, y = self.first_window(x)
         # argmax[c, i, j, n]: the offset (numbered row by row) of the window's first maximum, for backward.
         self.argmax = np.zeros(y.shape, dtype=np.min_scalar_type(len(views) - 1))
         larger, candidate = np.empty(y.shape, dtype=bool), np.empty_like(self.argmax)
@@ -108,12 +113,7 @@ class AvgPool2D(Pool2D):
     """y[n, c, i, j] = mean over the window at (i·sh, j·sw) of x[n, c]; (N, C, H, W) -> (N, C, OH, OW)."""
 
     def forward(self, x):
-        out_shape = self.output_shape(x)
-        batch, channels = x.shape[:2]
-        self.input_shape = x.shape
-        views = window_views(batch_innermost(x), self.kernel_size, self.stride, out_shape)
-        y = np.empty((channels,) + out_shape + (batch,), dtype=x.dtype)
-        np.copyto(y, views[0])
+        views, y = self.first_window(x)
         for view in views[1:]:
             y += view
         y *= 1.0 / len(views)
