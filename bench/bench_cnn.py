@@ -39,7 +39,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 import nnscratch as nn  # noqa: E402
-from benchlib import TorchEpochs, interleaved_medians, mnist_training_set, peak_memory_mib  # noqa: E402
+from benchlib import TorchEpochs, frameworks, interleaved_medians, mnist_training_set, peak_memory_mib  # noqa: E402
 from nnscratch.layers import Conv2D, MaxPool2D  # noqa: E402
 
 BATCH_SIZE = 128
@@ -122,17 +122,11 @@ def main(args):
     x, y, source = mnist_training_set(shape="image")
     if args.train_size:
         x, y = x[:args.train_size], y[:args.train_size]
-    try:
-        import torch
-        torch.set_num_threads(2)
-        frameworks = [NnscratchRun, torch_run]
-        torch_version = torch.__version__
-    except ImportError:
-        frameworks, torch_version = [NnscratchRun], "not installed"
+    runners, torch_version = frameworks(NnscratchRun, torch_run)
     print(f"data: {source} {x.shape}, NumPy {np.__version__}, PyTorch {torch_version}, batch {BATCH_SIZE}, "
           f"Adam, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, OpenBLAS kernels {openblas_core()}, "
           f"{args.repeats} interleaved epochs each\n")
-    runs = [framework(x, y) for framework in frameworks]
+    runs = [framework(x, y) for framework in runners]
     medians = interleaved_medians(runs, args.repeats)
     ours, theirs = medians["nnscratch"], medians.get("PyTorch", float("nan"))
     peak = peak_memory_mib(runs[0])

@@ -10,7 +10,7 @@ import argparse
 import numpy as np
 
 import nnscratch as nn
-from benchlib import TorchEpochs, interleaved_medians, mnist_training_set, peak_memory_mib, seconds
+from benchlib import TorchEpochs, frameworks, interleaved_medians, mnist_training_set, peak_memory_mib, seconds
 
 CONFIGS = [  # (layer sizes, batch size)
     ([784, 100, 10], 128),
@@ -67,13 +67,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="the first configuration only")
     args = parser.parse_args()
     x, y, source = mnist_training_set()
-    try:
-        import torch
-        torch.set_num_threads(2)
-        frameworks = [NnscratchRun, torch_run]
-        torch_version = torch.__version__
-    except ImportError:
-        frameworks, torch_version = [NnscratchRun], "not installed"
+    runners, torch_version = frameworks(NnscratchRun, torch_run)
     print(f"data: {source} {x.shape}, NumPy {np.__version__}, PyTorch {torch_version}, "
           f"{args.repeats} interleaved epochs each\n")
     header = (f"{'network':<20} {'batch':>5} {'nnscratch s':>11} {'PyTorch s':>9} {'ratio':>6} "
@@ -81,7 +75,7 @@ def main():
     print(header)
     print("-" * len(header))
     for sizes, batch_size in CONFIGS[:1] if args.quick else CONFIGS:
-        runs = [framework(sizes, batch_size, x, y) for framework in frameworks]
+        runs = [framework(sizes, batch_size, x, y) for framework in runners]
         medians = interleaved_medians(runs, args.repeats)
         ours, theirs = medians["nnscratch"], medians.get("PyTorch", float("nan"))
         floor = gemm_floor(sizes, batch_size, len(x))

@@ -41,6 +41,17 @@ class TorchEpochs:
             self.optimizer.step()
 
 
+def frameworks(ours, torch_factory):
+    """The runs to compare and PyTorch's version: ``[ours, torch_factory]`` with PyTorch at two threads, or
+    ``[ours]`` where PyTorch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return [ours], "not installed"
+    torch.set_num_threads(2)
+    return [ours, torch_factory], torch.__version__
+
+
 def seconds(function):
     started = time.perf_counter()
     function()
