@@ -6,11 +6,10 @@ it is checked as strictly as a ``.npz`` model when read back. Floats are written
 bit for bit, so a loaded export predicts exactly what the original did. ``load_model`` reads ``.json`` files
 through ``import_json``.
 """
-import json
-import os
 
 import numpy as np
 
+from .files import read_json_object
 from .serialization import (FLOAT_DTYPES, FORMAT_VERSION, ModelFileError, check_state, model_from_config,
                             write_json)
 
@@ -62,19 +61,8 @@ def import_json(path, custom_layers=None):
 
 
 def read_document(path):
-    """The JSON object in ``path``; a one-line ``ModelFileError`` for anything else."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ModelFileError(f"{path}: no such model file")
-    try:
-        with open(path, encoding="utf-8") as file:
-            document = json.load(file)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelFileError(f"{path}: not valid JSON ({error})") from None
-    except OSError as error:
-        raise ModelFileError(f"{path}: cannot read it ({error.strerror})") from None
-    if not isinstance(document, dict):
-        raise ModelFileError(f"{path}: expected a JSON object, got {type(document).__name__}")
+    """The JSON export in ``path``; a one-line ``ModelFileError`` for anything else."""
+    document = read_json_object(path, ModelFileError)
     if document.get("format", FORMAT_NAME) != FORMAT_NAME:
         raise ModelFileError(f"{path}: format {document.get('format')!r} is not {FORMAT_NAME!r}")
     if "format" not in document and ("sizez" in document or "W1" in document):

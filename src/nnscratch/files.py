@@ -1,4 +1,9 @@
-"""Writing files so that a crash never leaves half of one: write beside it, flush to disk, then rename over it."""
+"""Reading and writing files safely.
+
+``atomic_write`` never leaves half a file: it writes beside the target, flushes to disk, then renames over it.
+``read_json_object`` reads a JSON object and turns every way a file can be wrong into one readable line.
+"""
+import json
 import os
 import tempfile
 from contextlib import contextmanager
@@ -56,3 +61,29 @@ def current_umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def read_json_object(path, error, javascript=False):
+    """The JSON object in ``path``, or ``error`` (an exception class) with a one-line message.
+
+    With ``javascript``, a file written as a JavaScript assignment ``name = {...};`` is read too.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise error(f"{path}: no such model file")
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read().strip()
+    except UnicodeDecodeError:
+        raise error(f"{path}: not a text (JSON) file") from None
+    except OSError as problem:
+        raise error(f"{path}: cannot read it ({problem.strerror})") from None
+    if javascript and not text.startswith("{") and "=" in text.split("{", 1)[0]:
+        text = text[text.index("{"):].rstrip(";").strip()
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as problem:
+        raise error(f"{path}: not valid JSON ({problem})") from None
+    if not isinstance(document, dict):
+        raise error(f"{path}: expected a JSON object, got {type(document).__name__}")
+    return document

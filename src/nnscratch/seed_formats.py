@@ -11,11 +11,11 @@ flattened; the predictions are the same.
 - ZimengXiong/NeuralNetworkFromScratch: headerless float64 files ``W1.dat`` (16×784), ``b1.dat`` (16×1),
   ``W2.dat`` (10×16), ``b2.dat`` (10×1) in the machine's byte order; ReLU, then softmax.
 """
-import json
 import os
 
 import numpy as np
 
+from .files import read_json_object
 from .layers import Linear, ReLU, Sigmoid, Softmax
 from .network import Sequential
 
@@ -63,23 +63,7 @@ def read_seed_model(path, kind="auto", dtype=np.float32):
 
 def read_json(path):
     """A JSON object from ``path``, also when written as a JavaScript assignment ``name = {...};``."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise SeedFormatError(f"{path}: no such model file")
-    try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read().strip()
-    except UnicodeDecodeError:
-        raise SeedFormatError(f"{path}: not a text (JSON) file") from None
-    if not text.startswith("{") and "=" in text.split("{", 1)[0]:
-        text = text[text.index("{"):].rstrip(";").strip()
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SeedFormatError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(document, dict):
-        raise SeedFormatError(f"{path}: expected a JSON object, got {type(document).__name__}")
-    return document
+    return read_json_object(path, SeedFormatError, javascript=True)
 
 
 def matrix(path, name, value, shape=None):
