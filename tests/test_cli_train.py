@@ -1,12 +1,13 @@
 """`nnscratch train`, `evaluate` and `presets` end to end through cli.main, on tiny synthetic data."""
 import json
 import re
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
 from nnscratch import cli
-from nnscratch.cli import common
+from nnscratch.cli import common, console
 from nnscratch.cli.console import epoch_line, percent, results_table
 from nnscratch.serialization import load_model, save_model
 from nnscratch.training import Evaluation
@@ -39,6 +40,23 @@ def toy_data(monkeypatch):
 
 
 TINY = ["--layers", "16,8,3", "--epochs", "3", "--batch-size", "20", "--lr", "0.1", "--quiet"]
+
+
+@contextmanager
+def ctrl_c_at(epoch, step):
+    """Ctrl-C after batch ``step`` of epoch ``epoch`` (both counted from 0), for the commands run in the block."""
+    original = console.ConsoleProgress.on_batch_end
+
+    def interrupting(self, epoch_now, step_now, loss):
+        original(self, epoch_now, step_now, loss)
+        if (epoch_now, step_now) == (epoch, step):
+            raise KeyboardInterrupt
+
+    console.ConsoleProgress.on_batch_end = interrupting
+    try:
+        yield
+    finally:
+        console.ConsoleProgress.on_batch_end = original
 
 
 def train(tmp_path, *extra):
@@ -125,17 +143,9 @@ def test_resume_a_finished_run_asks_for_more_epochs(tmp_path, toy_data, capsys):
     assert "already trained for 3 epochs" in capsys.readouterr().err
 
 
-def test_ctrl_c_saves_best_model_and_history(tmp_path, toy_data, capsys, monkeypatch):
-    from nnscratch.cli import console
-    original = console.ConsoleProgress.on_batch_end
-
-    def interrupt_in_epoch_two(self, epoch, step, loss):
-        original(self, epoch, step, loss)
-        if epoch == 1 and step == 3:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(console.ConsoleProgress, "on_batch_end", interrupt_in_epoch_two)
-    assert train(tmp_path) == 130
+def test_ctrl_c_saves_best_model_and_history(tmp_path, toy_data, capsys):
+    with ctrl_c_at(epoch=1, step=3):
+        assert train(tmp_path) == 130
     out = capsys.readouterr().out
     assert "Interrupted during epoch 2" in out and f"Saved the model to {tmp_path / 'm.npz'}" in out
     _, metadata = load_model(tmp_path / "m.npz")
@@ -143,20 +153,11 @@ def test_ctrl_c_saves_best_model_and_history(tmp_path, toy_data, capsys, monkeyp
     assert len(json.loads((tmp_path / "m.history.json").read_text())["history"]["epochs"]) == 1
 
 
-def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tmp_path, toy_data, capsys, monkeypatch):
-    from nnscratch.cli import console
+def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tmp_path, toy_data, capsys):
     flags = [*TINY, "--epochs", "4", "--optimizer", "adam", "--lr", "0.01", "--validation-size", "0"]
     assert cli.main(["train", *flags, "--out", str(tmp_path / "one.npz")]) == 0
-    original = console.ConsoleProgress.on_batch_end
-
-    def interrupt_in_epoch_three(self, epoch, step, loss):
-        original(self, epoch, step, loss)
-        if epoch == 2 and step == 5:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(console.ConsoleProgress, "on_batch_end", interrupt_in_epoch_three)
-    assert cli.main(["train", *flags, "--out", str(tmp_path / "cut.npz")]) == 130
-    monkeypatch.setattr(console.ConsoleProgress, "on_batch_end", original)
+    with ctrl_c_at(epoch=2, step=5):
+        assert cli.main(["train", *flags, "--out", str(tmp_path / "cut.npz")]) == 130
     assert cli.main(["train", "--resume", str(tmp_path / "cut.npz"), "--quiet"]) == 0
     assert "Training for 2 epochs (from epoch 3)" in capsys.readouterr().out
     resumed, _ = load_model(tmp_path / "cut.npz")
@@ -173,10 +174,9 @@ def saved_arrays(path):
 
 
 @pytest.mark.parametrize("cut", ["after epoch 2", "ctrl-c in epoch 3"])
-def test_resume_with_validation_gives_the_files_of_an_unbroken_run(tmp_path, toy_data, capsys, monkeypatch, cut):
+def test_resume_with_validation_gives_the_files_of_an_unbroken_run(tmp_path, toy_data, capsys, cut):
     """The best epoch (by validation accuracy) is the 2nd, not the last: the resumed run must go on from the
     last epoch's weights, and still end with the best epoch's, exactly as the unbroken run does."""
-    from nnscratch.cli import console
     flags = [*TINY, "--optimizer", "sgd", "--lr", "0.1", "--momentum", "0.9"]
     assert cli.main(["train", *flags, "--epochs", "4", "--out", str(tmp_path / "one.npz")]) == 0
     reference = saved_arrays(tmp_path / "one.npz")
@@ -188,16 +188,8 @@ def test_resume_with_validation_gives_the_files_of_an_unbroken_run(tmp_path, toy
     if cut == "after epoch 2":
         assert cli.main(["train", *flags, "--epochs", "2", "--out", str(tmp_path / "cut.npz")]) == 0
     else:
-        original = console.ConsoleProgress.on_batch_end
-
-        def interrupt_in_epoch_three(self, epoch, step, loss):
-            original(self, epoch, step, loss)
-            if epoch == 2 and step == 5:
-                raise KeyboardInterrupt
-
-        monkeypatch.setattr(console.ConsoleProgress, "on_batch_end", interrupt_in_epoch_three)
-        assert cli.main(["train", *flags, "--epochs", "4", "--out", str(tmp_path / "cut.npz")]) == 130
-        monkeypatch.setattr(console.ConsoleProgress, "on_batch_end", original)
+        with ctrl_c_at(epoch=2, step=5):
+            assert cli.main(["train", *flags, "--epochs", "4", "--out", str(tmp_path / "cut.npz")]) == 130
     assert cli.main(["train", "--resume", str(tmp_path / "cut.npz"), "--epochs", "4", "--quiet"]) == 0
     assert "Training for 2 epochs (from epoch 3)" in capsys.readouterr().out
     resumed = saved_arrays(tmp_path / "cut.npz")
