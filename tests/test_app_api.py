@@ -16,7 +16,7 @@ from nnscratch import Network
 from nnscratch.app import MAX_BODY_BYTES, NOTHING_DRAWN, DrawServer, DrawService
 from nnscratch.app.server import STATIC_FILES
 from nnscratch.cli import main
-from nnscratch.preprocess import prepare_digit
+from nnscratch.images.prepare import prepare_digit
 from nnscratch.serialization import save_model
 
 SIDE = 280

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from nnscratch.ascii import RAMP, image_to_ascii, probability_bars
+from nnscratch.viz.ascii import RAMP, image_to_ascii, probability_bars
 
 
 def test_28_lines_of_28_characters_on_the_ramp():

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from nnscratch.augment import RandomAffine, bilinear
+from nnscratch.images.augment import RandomAffine, bilinear
 
 
 def digits(count=4, seed=0):

@@ -12,7 +12,7 @@ from nnscratch.app.service import DrawService
 from nnscratch.cli import common
 from nnscratch.losses import SoftmaxCrossEntropy
 from nnscratch.optimizers import Adam
-from nnscratch.preprocess import load_image, prepare_digit
+from nnscratch.images.prepare import load_image, prepare_digit
 from nnscratch.presets import DEFAULTS, build_model
 from nnscratch.serialization import load_model, save_model
 from nnscratch.training import evaluate, fit

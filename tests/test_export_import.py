@@ -7,7 +7,7 @@ import pytest
 
 from nnscratch import Dropout, Linear, ReLU, Sequential, Softmax
 from nnscratch.cli import main
-from nnscratch.export import export_json, import_json
+from nnscratch.serialization.json_export import export_json, import_json
 from nnscratch.serialization import ModelFileError, load_model, save_model
 
 RNG = np.random.default_rng(7)

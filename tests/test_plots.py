@@ -9,7 +9,7 @@ import nnscratch.cli.common as common
 from nnscratch import Network
 from nnscratch.cli import main
 from nnscratch.metrics import confusion_matrix
-from nnscratch.plots import (most_confident_mistakes, plot_confusion, plot_histories, plot_mistakes, plot_weights,
+from nnscratch.viz.plots import (most_confident_mistakes, plot_confusion, plot_histories, plot_mistakes, plot_weights,
                              read_history, run_name)
 from nnscratch.serialization import save_model
 from nnscratch.training import History

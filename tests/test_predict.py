@@ -6,7 +6,7 @@ from PIL import Image
 import nnscratch.datasets as datasets
 from nnscratch import Network
 from nnscratch.cli import main
-from nnscratch.preprocess import load_image, prepare_digit
+from nnscratch.images.prepare import load_image, prepare_digit
 from nnscratch.serialization import save_model
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nnscratch.preprocess import FIELD, ImageError, NoInkError, load_image, prepare_digit
+from nnscratch.images.prepare import FIELD, ImageError, NoInkError, load_image, prepare_digit
 
 
 def ring(size, thickness):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nnscratch import SGD, Adam, CosineDecay, Dropout, Linear, Quadratic, Sigmoid, SoftmaxCrossEntropy
-from nnscratch.augment import RandomAffine, RandomShift
+from nnscratch.images.augment import RandomAffine, RandomShift
 from nnscratch.presets import (DEFAULTS, PRESETS, build_loss, build_model, build_optimizer,
                                build_transform, get_preset, input_shape)
 

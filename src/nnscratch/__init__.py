@@ -3,7 +3,6 @@
 The engine (layers, losses, optimizers, schedules, initialisers, training) imports NumPy and nothing else.
 """
 from .initializers import INITIALIZERS
-from .augment import RandomAffine
 from .layers import (ACTIVATIONS, LAYERS, Dropout, Flatten, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Softmax,
                      Tanh, register_layer)
 from .layers import AvgPool2D, BatchNorm, Conv2D, GlobalAvgPool, MaxPool2D
@@ -23,5 +22,5 @@ __all__ = [
     "Optimizer", "Quadratic", "ReLU", "SGD", "Schedule", "Sequential", "Sigmoid", "Softmax",
     "SoftmaxCrossEntropy", "StepDecay", "Tanh", "Warmup", "evaluate", "fit", "get_loss", "register_layer",
     "train_step",
-    "AvgPool2D", "BatchNorm", "Conv2D", "GlobalAvgPool", "MaxPool2D", "RandomAffine",
+    "AvgPool2D", "BatchNorm", "Conv2D", "GlobalAvgPool", "MaxPool2D",
 ]

@@ -12,7 +12,6 @@ from .layers.activations import softmax as row_softmax
 from .layers.base import Layer, register_layer
 from .layers.dropout import Dropout
 from .layers.linear import Linear
-from .training import model_dtype
 
 
 @register_layer
@@ -84,7 +83,7 @@ class Sequential(Layer):
 
     def predict_output(self, x, batch_size=4096):
         """The raw output in eval mode, computed in batches in the model's dtype; the training mode is restored."""
-        x = np.asarray(x).astype(model_dtype(self), copy=False)
+        x = np.asarray(x).astype(self.dtype, copy=False)
         was_training = self.training
         self.eval()
         try:

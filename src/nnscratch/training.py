@@ -197,13 +197,6 @@ def best_so_far(history):
     return best, None, len(history) - 1 - history["val_loss"].index(best)
 
 
-def model_dtype(model):
-    """The dtype of the model's parameters (float32 unless built otherwise)."""
-    for array in model.parameters().values():
-        return array.dtype
-    return np.dtype(np.float32)
-
-
 def check_data(model, x, y):
     """Inputs as the model's float dtype and targets as an array, checked for matching length and finite values."""
     x = np.asarray(x)
@@ -214,7 +207,7 @@ def check_data(model, x, y):
         raise ValueError(f"{len(x)} inputs but {len(y)} targets")
     if len(x) == 0:
         raise ValueError("no examples to train or evaluate on")
-    x = x.astype(model_dtype(model), copy=False)
+    x = x.astype(model.dtype, copy=False)
     if not all_finite(x):
         raise ValueError("the inputs contain NaN or infinite values")
     if y.dtype.kind == "f" and not np.isfinite(y).all():

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from ..preprocess import image_to_grey
+from ..images.prepare import image_to_grey
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_IMAGE_SIDE = 2048

@@ -14,7 +14,7 @@ from ..layers.batchnorm import BatchNorm
 from ..layers.conv import Conv2D
 from ..layers.linear import Linear
 from ..layers.pooling import MaxPool2D
-from ..preprocess import NoInkError, prepare_digit
+from ..images.prepare import NoInkError, prepare_digit
 
 DIGIT_SIDE = 28
 DIGIT_SIZE = DIGIT_SIDE * DIGIT_SIDE

@@ -10,7 +10,7 @@ import sys
 
 from .. import __version__
 
-COMMAND_MODULES = ["train", "evaluate", "presets", "data", "predict", "plot", "export", "convert_seeds", "draw"]  # module names inside nnscratch.cli, each with add_parser(subparsers)
+COMMAND_MODULES = ["train", "evaluate", "presets", "data", "predict", "plot", "export", "import_model", "draw"]  # module names inside nnscratch.cli, each with add_parser(subparsers)
 
 EXIT_USAGE = 2
 

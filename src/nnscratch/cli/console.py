@@ -8,7 +8,7 @@ import sys
 import numpy as np
 from tabulate import tabulate
 
-from ..training import Callback, model_dtype
+from ..training import Callback
 
 
 def percent(fraction):
@@ -24,7 +24,7 @@ def architecture_line(model, input_shape):
     """
     shape = (int(input_shape),) if isinstance(input_shape, (int, np.integer)) else tuple(input_shape)
     parts = [f"Input {batch_shape(shape)}"]
-    x, was_training = np.zeros((1, *shape), dtype=model_dtype(model)), model.training
+    x, was_training = np.zeros((1, *shape), dtype=model.dtype), model.training
     model.eval()
     try:
         for layer in model:

@@ -53,7 +53,7 @@ def run(args):
     print(tabulate([[name, *row] for name, row in zip(data.class_names, confusion.tolist())],
                    headers=["", *data.class_names], tablefmt="simple"))
     if args.plots:  # the confusion matrix as a heat map and the most confidently wrong digits, as PNG
-        from ..plots import save_evaluation_plots
+        from ..viz.plots import save_evaluation_plots
         paths = save_evaluation_plots(args.plots, x.reshape(len(x), -1), y, model.predict_proba(x), confusion,
                                       data.class_names)
         print(f"\nSaved {' and '.join(paths)}")

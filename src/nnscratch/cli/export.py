@@ -1,5 +1,5 @@
 """``nnscratch export MODEL OUT.json``: a model as readable JSON, which nnscratch loads back wherever it takes a model."""
-from ..export import export_json
+from ..serialization.json_export import export_json
 from ..serialization import load_model
 from . import CommandError
 

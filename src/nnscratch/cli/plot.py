@@ -25,7 +25,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from ..plots import plot_histories, plot_weights, read_history, run_name  # matplotlib loads only when needed
+    from ..viz.plots import plot_histories, plot_weights, read_history, run_name  # matplotlib loads only when needed
 
     if bool(args.histories) == bool(args.weights):
         raise CommandError("give either HISTORY files or --weights MODEL")

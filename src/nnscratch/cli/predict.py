@@ -8,10 +8,9 @@ import sys
 
 import numpy as np
 
-from ..ascii import image_to_ascii, probability_bars
-from ..preprocess import ImageError, load_image, prepare_digit
+from ..viz.ascii import image_to_ascii, probability_bars
+from ..images.prepare import ImageError, load_image, prepare_digit
 from ..serialization import load_model
-from ..training import model_dtype
 from . import CommandError
 
 
@@ -49,7 +48,7 @@ def probabilities_of(model, metadata, x):
     if shape and len(shape) > 1:
         x = x.reshape(len(x), *shape)
     try:
-        return model.predict_proba(x.astype(model_dtype(model), copy=False))
+        return model.predict_proba(x.astype(model.dtype, copy=False))
     except ValueError as error:
         raise CommandError(f"the model cannot take a {x.shape[-1]}-pixel digit: {error}") from None
 

@@ -8,7 +8,7 @@ cells, or the error says which line and column is wrong.
 import numpy as np
 
 from .errors import DataError
-from ..files import atomic_write
+from ..serialization.files import atomic_write
 
 COLUMNS = 785
 COMMA, NEWLINE, ZERO = ord(","), ord("\n"), ord("0")

@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from .errors import DataError
-from ..files import atomic_write
+from ..serialization.files import atomic_write
 from .files import read_maybe_gzip
 
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

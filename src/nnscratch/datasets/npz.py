@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 
 from .errors import DataError
-from ..files import atomic_write
+from ..serialization.files import atomic_write
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 

@@ -69,6 +69,13 @@ class Layer:
         """Trainable arrays by dotted name (the arrays themselves, not copies)."""
         return {name: layer.params[key] for name, layer, key in self.slots()}
 
+    @property
+    def dtype(self):
+        """The dtype of the parameters (float32 for a layer without any)."""
+        for array in self.parameters().values():
+            return array.dtype
+        return np.dtype(np.float32)
+
     def num_parameters(self):
         return sum(array.size for array in self.parameters().values())
 

@@ -14,10 +14,10 @@ import zipfile
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
 from .files import atomic_write
-from .layers.base import LAYERS, Layer
-from .network import Sequential
+from ..layers.base import LAYERS, Layer
+from ..network import Sequential
 
 FORMAT_VERSION = 1
 PARAM_PREFIX = "param."
@@ -63,23 +63,14 @@ def save_model(path, model, metadata=None, optimizer_state=None):
     return path
 
 
-def load_model(path, custom_layers=None):
-    """Read a model file written by ``save_model`` and return ``(model, metadata)``.
+def load_checkpoint(path, custom_layers=None):
+    """Read a model file written by ``save_model`` and return ``(model, metadata, optimizer_state)``.
 
     Everything is checked: the format version, that every layer type is known (``LAYERS``, plus
     ``custom_layers``, a dict of name to class or a list of classes), that the arrays are exactly the model's,
     with the right shapes and dtypes, and finite. Any problem raises ``ModelFileError`` with a one-line message.
-    A path ending in ``.json`` is read as a JSON export (``nnscratch.export.import_json``).
+    The optimizer state is an empty dict if there is none.
     """
-    if os.fspath(path).lower().endswith(".json"):
-        from .export import import_json  # JSON exports: the same checks, another container
-        return import_json(path, custom_layers)
-    model, metadata, _ = load_checkpoint(path, custom_layers)
-    return model, metadata
-
-
-def load_checkpoint(path, custom_layers=None):
-    """Like ``load_model``, but also return the optimizer state saved with it (an empty dict if there is none)."""
     arrays = read_arrays(path)
     for key in HEADER_KEYS:
         if key not in arrays:

@@ -13,9 +13,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .layers import Conv2D, Linear
-from .files import atomic_write
-from .training import History
+from ..layers import Conv2D, Linear
+from ..serialization.files import atomic_write
+from ..training import History
 
 DPI = 120
 
@@ -38,7 +38,7 @@ def read_history(path):
     if not os.path.exists(path):
         raise ValueError(f"{path}: no such history file")
     if path.endswith(".npz"):
-        from .serialization import load_model
+        from ..serialization import load_model
         data = (load_model(path)[1].get("training") or {}).get("history")
         if data is None:
             raise ValueError(f"{path}: this model file holds no training history")

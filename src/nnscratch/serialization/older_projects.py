@@ -16,8 +16,8 @@ import os
 import numpy as np
 
 from .files import read_json_object
-from .layers import Linear, ReLU, Sigmoid, Softmax
-from .network import Sequential
+from ..layers import Linear, ReLU, Sigmoid, Softmax
+from ..network import Sequential
 
 FORMATS = {
     "ibpme": "ibpme/NeuralNetworkFromScratch JSON (num_layers, sizez, biases, weights)",
@@ -30,7 +30,7 @@ DAT_SHAPES = {"W1": (16, 784), "b1": (16, 1), "W2": (10, 16), "b2": (10, 1)}
 PREPROCESSING = "pixel values / 255 as float32 in [0, 1], each image flattened row by row"
 
 
-class SeedFormatError(ValueError):
+class OlderProjectModelError(ValueError):
     """A file that is not a valid model of the named format; the message says what is wrong."""
 
 
@@ -44,11 +44,11 @@ def detect_format(path):
         return "ibpme"
     if "W1" in document:
         return "outdatedcandy92"
-    raise SeedFormatError(f"{path}: not a model file of a known format (expected keys num_layers/sizez/biases/"
+    raise OlderProjectModelError(f"{path}: not a model file of a known format (expected keys num_layers/sizez/biases/"
                           f"weights or W1/b1/W2/b2, got {', '.join(sorted(document)) or 'none'})")
 
 
-def read_seed_model(path, kind="auto", dtype=np.float32):
+def read_older_project_model(path, kind="auto", dtype=np.float32):
     """Read a model of one of ``FORMATS`` (``kind="auto"`` detects it); return ``(model, metadata)``."""
     kind = detect_format(path) if kind == "auto" else kind
     readers = {"ibpme": read_ibpme, "outdatedcandy92": read_outdatedcandy92, "zimengxiong": read_zimengxiong}
@@ -63,7 +63,7 @@ def read_seed_model(path, kind="auto", dtype=np.float32):
 
 def read_json(path):
     """A JSON object from ``path``, also when written as a JavaScript assignment ``name = {...};``."""
-    return read_json_object(path, SeedFormatError, javascript=True)
+    return read_json_object(path, OlderProjectModelError, javascript=True)
 
 
 def matrix(path, name, value, shape=None):
@@ -71,11 +71,11 @@ def matrix(path, name, value, shape=None):
     try:
         array = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise SeedFormatError(f"{path}: {name} is not a regular array of numbers") from None
+        raise OlderProjectModelError(f"{path}: {name} is not a regular array of numbers") from None
     if shape is not None and array.shape != tuple(shape):
-        raise SeedFormatError(f"{path}: {name} has shape {array.shape}, expected {tuple(shape)}")
+        raise OlderProjectModelError(f"{path}: {name} has shape {array.shape}, expected {tuple(shape)}")
     if not np.isfinite(array).all():
-        raise SeedFormatError(f"{path}: {name} contains NaN or infinite values")
+        raise OlderProjectModelError(f"{path}: {name} contains NaN or infinite values")
     return array
 
 
@@ -93,18 +93,18 @@ def read_ibpme(path):
     document = read_json(path)
     missing = [key for key in ("sizez", "biases", "weights") if key not in document]
     if missing:
-        raise SeedFormatError(f"{path}: missing key{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+        raise OlderProjectModelError(f"{path}: missing key{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
                               f"(expected num_layers, sizez, biases, weights)")
     sizes = document["sizez"]
     if not isinstance(sizes, list) or len(sizes) < 2 or not all(isinstance(size, int) and size > 0
                                                                 for size in sizes):
-        raise SeedFormatError(f"{path}: sizez must be a list of at least two positive sizes, got {sizes!r:.60}")
+        raise OlderProjectModelError(f"{path}: sizez must be a list of at least two positive sizes, got {sizes!r:.60}")
     if document.get("num_layers", len(sizes)) != len(sizes):
-        raise SeedFormatError(f"{path}: num_layers is {document['num_layers']} but sizez has {len(sizes)} sizes")
+        raise OlderProjectModelError(f"{path}: num_layers is {document['num_layers']} but sizez has {len(sizes)} sizes")
     weights, biases = document["weights"], document["biases"]
     if not isinstance(weights, list) or not isinstance(biases, list) or \
             len(weights) != len(sizes) - 1 or len(biases) != len(sizes) - 1:
-        raise SeedFormatError(f"{path}: expected {len(sizes) - 1} weight matrices and bias vectors for sizes "
+        raise OlderProjectModelError(f"{path}: expected {len(sizes) - 1} weight matrices and bias vectors for sizes "
                               f"{sizes}")
     layers = []
     for number, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -119,16 +119,16 @@ def read_outdatedcandy92(path):
     document = read_json(path)
     missing = [key for key in ("W1", "b1", "W2", "b2") if key not in document]
     if missing:
-        raise SeedFormatError(f"{path}: missing key{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+        raise OlderProjectModelError(f"{path}: missing key{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
                               f"(expected W1, b1, W2, b2)")
     w1 = matrix(path, "W1", document["W1"])
     if w1.ndim != 2:
-        raise SeedFormatError(f"{path}: W1 must be a matrix (hidden, inputs), got shape {w1.shape}")
+        raise OlderProjectModelError(f"{path}: W1 must be a matrix (hidden, inputs), got shape {w1.shape}")
     hidden, inputs = w1.shape
     b1 = matrix(path, "b1", document["b1"], (hidden, 1))
     w2 = matrix(path, "W2", document["W2"])
     if w2.ndim != 2 or w2.shape[1] != hidden:
-        raise SeedFormatError(f"{path}: W2 has shape {w2.shape}, expected (outputs, {hidden})")
+        raise OlderProjectModelError(f"{path}: W2 has shape {w2.shape}, expected (outputs, {hidden})")
     b2 = matrix(path, "b2", document["b2"], (w2.shape[0], 1))
     return Sequential(dense(w1, b1), ReLU(), dense(w2, b2), Softmax())
 
@@ -142,10 +142,10 @@ def read_zimengxiong(path):
     for name, shape in DAT_SHAPES.items():
         file_path = os.path.join(folder, f"{name}.dat")
         if not os.path.isfile(file_path):
-            raise SeedFormatError(f"{folder}: missing {name}.dat (expected W1.dat, b1.dat, W2.dat, b2.dat)")
+            raise OlderProjectModelError(f"{folder}: missing {name}.dat (expected W1.dat, b1.dat, W2.dat, b2.dat)")
         expected = int(np.prod(shape)) * 8
         size = os.path.getsize(file_path)
         if size != expected:
-            raise SeedFormatError(f"{file_path}: {size} bytes, expected {expected} (float64 of shape {shape})")
+            raise OlderProjectModelError(f"{file_path}: {size} bytes, expected {expected} (float64 of shape {shape})")
         arrays[name] = matrix(file_path, name, np.fromfile(file_path, dtype=np.float64).reshape(shape))
     return Sequential(dense(arrays["W1"], arrays["b1"]), ReLU(), dense(arrays["W2"], arrays["b2"]), Softmax())

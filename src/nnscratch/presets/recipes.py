@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .augment import RandomAffine, RandomShift
-from .layers import BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU
-from .losses import get_loss
-from .network import Network, Sequential
-from .optimizers import OPTIMIZERS
-from .schedules import Constant, CosineDecay, ExponentialDecay, StepDecay, Warmup
+from ..images.augment import RandomAffine, RandomShift
+from ..layers import BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU
+from ..losses import get_loss
+from ..network import Network, Sequential
+from ..optimizers import OPTIMIZERS
+from ..schedules import Constant, CosineDecay, ExponentialDecay, StepDecay, Warmup
 
 # Every setting and its default: what `nnscratch train` uses when neither a preset nor a flag says otherwise.
 DEFAULTS = {

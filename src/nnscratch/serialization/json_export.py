@@ -10,7 +10,7 @@ through ``import_json``.
 import numpy as np
 
 from .files import read_json_object
-from .serialization import (FLOAT_DTYPES, FORMAT_VERSION, ModelFileError, check_state, model_from_config,
+from .npz import (FLOAT_DTYPES, FORMAT_VERSION, ModelFileError, check_state, model_from_config,
                             write_json)
 
 FORMAT_NAME = "nnscratch-model"

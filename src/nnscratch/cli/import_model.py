@@ -5,8 +5,8 @@ Reads the JSON of ibpme/NeuralNetworkFromScratch, the JSON of Outdatedcandy92/Ne
 """
 import numpy as np
 
-from ..export import export_json
-from ..seed_formats import FORMATS, read_seed_model
+from ..serialization.json_export import export_json
+from ..serialization.older_projects import FORMATS, read_older_project_model
 from ..serialization import save_model
 
 
@@ -24,7 +24,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    model, metadata = read_seed_model(args.source, args.kind, np.dtype(args.dtype))
+    model, metadata = read_older_project_model(args.source, args.kind, np.dtype(args.dtype))
     if args.out.lower().endswith(".json"):
         export_json(args.out, model, metadata)
     else:
