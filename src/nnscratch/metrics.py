@@ -36,10 +36,15 @@ def confusion_matrix(predicted, actual, num_classes):
 
 
 def precision_recall(confusion):
-    """Per class: precision = C[j, j] / Σ_i C[i, j] and recall = C[i, i] / Σ_j C[i, j] (0 where undefined)."""
+    """Per class: precision = C[j, j] / Σ_i C[i, j] and recall = C[i, i] / Σ_j C[i, j].
+
+    Where a ratio is undefined it is NaN, never 0: the precision of a class that was never predicted (0 / 0) says
+    nothing, which is not the same as a precision of 0 (predicted, always wrongly); likewise the recall of a class
+    with no examples.
+    """
     diagonal = np.diag(confusion).astype(np.float64)
     predicted = confusion.sum(axis=0)
     actual = confusion.sum(axis=1)
-    precision = np.divide(diagonal, predicted, out=np.zeros_like(diagonal), where=predicted > 0)
-    recall = np.divide(diagonal, actual, out=np.zeros_like(diagonal), where=actual > 0)
+    precision = np.divide(diagonal, predicted, out=np.full_like(diagonal, np.nan), where=predicted > 0)
+    recall = np.divide(diagonal, actual, out=np.full_like(diagonal, np.nan), where=actual > 0)
     return precision, recall

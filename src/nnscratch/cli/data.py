@@ -1,4 +1,4 @@
-"""``nnscratch data``: fetch data sets into the cache, show what the cache holds, convert to other formats."""
+"""nnscratch data: fetch data sets into the cache, show what the cache holds, convert to other formats."""
 import sys
 
 from . import CommandError

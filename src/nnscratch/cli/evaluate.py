@@ -1,11 +1,13 @@
-"""``nnscratch evaluate MODEL``: test accuracy, per-class precision and recall, and the confusion matrix."""
+"""nnscratch evaluate MODEL: test accuracy, per-class precision and recall, and the confusion matrix."""
+import math
+
 from tabulate import tabulate
 
 from ..metrics import confusion_matrix, precision_recall
 from ..presets import DEFAULTS
 from ..serialization import load_model
 from ..training import evaluate
-from . import common
+from . import CommandError, common
 from .common import check_fits, model_input_shape
 from .console import architecture_line, percent
 
@@ -23,17 +25,24 @@ def add_parser(subparsers):
 
 
 def run(args):
+    if args.plots:  # a folder that cannot take the pictures is refused before the model and the data are read
+        from ..viz.plots import check_writable_folder
+        check_writable_folder(args.plots, "--plots")
     model, metadata = load_model(args.model)
     settings = dict(DEFAULTS)
     settings.update((metadata.get("training") or {}).get("settings") or {})
     settings.update({"dataset": args.dataset or metadata.get("dataset") or settings["dataset"], "train_size": None})
     if args.data:
         settings["data"] = args.data
+    if args.split == "test":  # the test split does not depend on how much of the training data was held out
+        settings["validation_size"] = 0
+    elif args.split == "validation" and not settings["validation_size"]:
+        settings["validation_size"] = DEFAULTS["validation_size"]
     shape = model_input_shape(model, metadata)
     settings["input_shape"] = list(shape) if shape else None  # images (N, 1, 28, 28) for a convolutional model
     if args.split == "validation" and not settings["validation_size"]:
         settings["validation_size"] = DEFAULTS["validation_size"]
-    data = common.load_data(settings)
+    data = load_split_data(settings, args)
     check_fits(shape, None, data, f"the model in {args.model}")
     x, y = dict(data.splits())[args.split]
     output = model.predict_output(x[:1])
@@ -45,7 +54,7 @@ def run(args):
     predicted = model.predict(x)
     confusion = confusion_matrix(predicted, y, data.num_classes)
     precision, recall = precision_recall(confusion)
-    rows = [[name, percent(p), percent(r), int(count)]
+    rows = [[name, defined_percent(p, "never predicted"), defined_percent(r, "no examples"), int(count)]
             for name, p, r, count in zip(data.class_names, precision, recall, confusion.sum(axis=1))]
     print(tabulate(rows, headers=["class", "precision", "recall", "examples"], tablefmt="simple",
                    disable_numparse=True))
@@ -58,3 +67,22 @@ def run(args):
                                       data.class_names)
         print(f"\nSaved {' and '.join(paths)}")
     return 0
+
+
+def load_split_data(settings, args):
+    """The data to measure on. The train and validation splits are cut as the model's training run cut them; a
+    data set too small for that cut is named with both sizes."""
+    try:
+        return common.load_data(settings)
+    except ValueError as error:
+        if not str(error).startswith("validation_size must be"):
+            raise
+        where = settings.get("data") or settings["dataset"]
+        raise CommandError(f"--split {args.split}: the model's training run held out {settings['validation_size']} "
+                           f"examples for validation, as many as or more than {where} has for training; measure "
+                           f"it with --split test") from None
+
+
+def defined_percent(fraction, reason):
+    """A percentage, or why there is none (a precision of a class never predicted is 0 / 0, not 0 %)."""
+    return f"undefined ({reason})" if math.isnan(fraction) else percent(fraction)

@@ -1,4 +1,4 @@
-"""``nnscratch plot``: training curves of one or more runs, or the first-layer weights of a model, as PNG.
+"""nnscratch plot: training curves of one or more runs, or the first-layer weights of a model, as PNG.
 
 ``nnscratch plot HISTORY... --out curves.png`` overlays the loss and accuracy per epoch of each run (the
 ``.history.json`` files ``nnscratch train`` writes, or the model files themselves), named after their files or

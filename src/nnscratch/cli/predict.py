@@ -1,4 +1,4 @@
-"""``nnscratch predict MODEL``: what a saved network says about a test digit or about your own pictures.
+"""nnscratch predict MODEL: what a saved network says about a test digit or about your own pictures.
 
 With ``--index N`` or ``--random`` a digit of the test set is drawn as ASCII art, followed by the prediction,
 the true label and the probability of every class. With image files (PNG, JPEG, any size, dark ink on light

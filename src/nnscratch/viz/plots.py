@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import tempfile
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -18,6 +19,7 @@ from ..serialization.files import atomic_write
 from ..training import History
 
 DPI = 120
+PLOTTED_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 def save_figure(figure, path):
@@ -46,14 +48,24 @@ def read_history(path):
         try:
             with open(path, encoding="utf-8") as file:
                 data = json.load(file)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"{path}: not a history JSON file ({error})") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+            raise ValueError(f"{path}: not a history JSON file ({str(error)[:120]})") from None
         if isinstance(data, dict) and isinstance(data.get("history"), dict):
             data = data["history"]
     if not isinstance(data, dict) or not isinstance(data.get("epochs"), list) or not data["epochs"]:
         raise ValueError(f"{path}: expected a training history with a non-empty list of epochs")
-    if not all(isinstance(record, dict) and "loss" in record for record in data["epochs"]):
-        raise ValueError(f"{path}: every epoch of a history needs at least a 'loss'")
+    for number, record in enumerate(data["epochs"], 1):
+        if not isinstance(record, dict) or "loss" not in record:
+            raise ValueError(f"{path}: every epoch of a history needs at least a 'loss' (epoch {number} has none)")
+        for metric in PLOTTED_METRICS:
+            value = record.get(metric)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"{path}: epoch {number}'s {metric!r} must be a number, got {str(value)[:40]!r}")
+        epoch = record.get("epoch", number)
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
+            raise ValueError(f"{path}: epoch {number}'s 'epoch' must be a number, got {str(epoch)[:40]!r}")
+    if not as_series(data, "loss")[0]:
+        raise ValueError(f"{path}: no epoch of this history has a finite loss to draw")
     return History.from_dict(data)
 
 
@@ -135,8 +147,9 @@ def most_confident_mistakes(probabilities, y, count):
 
 
 def plot_mistakes(x, y, probabilities, path, class_names=None, count=24, columns=8):
-    """A grid of the test digits the network got wrong with the highest confidence, each titled with the
-    prediction (and its probability) and the truth."""
+    """A grid of the test digits the network got wrong with the highest confidence, each titled with its index in
+    ``x`` (``#1234``: ``nnscratch predict MODEL --index 1234`` shows it again), the prediction (and its
+    probability) and the truth."""
     probabilities = np.asarray(probabilities)
     y = np.asarray(y)
     chosen = most_confident_mistakes(probabilities, y, count)
@@ -149,10 +162,10 @@ def plot_mistakes(x, y, probabilities, path, class_names=None, count=24, columns
     for axes, index in zip(axes_grid, chosen):
         predicted = int(probabilities[index].argmax())
         axes.imshow(as_square(x[index]), cmap="gray_r", vmin=0, vmax=1)
-        axes.set_title(f"said {names[predicted]} ({100 * probabilities[index, predicted]:.0f}%)\n"
+        axes.set_title(f"#{index}: said {names[predicted]} ({100 * probabilities[index, predicted]:.0f}%)\n"
                        f"truth {names[int(y[index])]}", fontsize=8)
     wrong = int(np.count_nonzero(probabilities.argmax(axis=1) != y))
-    heading = (f"The {len(chosen)} most confidently wrong of {wrong} mistakes in {len(y)} digits"
+    heading = (f"The {len(chosen)} most confidently wrong of {wrong} mistakes in {len(y)} digits (#: index)"
                if wrong else f"No mistakes in {len(y)} digits")
     figure.suptitle(heading, fontsize=10)
     figure.tight_layout()
@@ -219,6 +232,20 @@ def plot_weight_images(weights, path, title, noun, columns=8):
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return save_figure(figure, path)
+
+
+def check_writable_folder(directory, flag):
+    """Make sure files can be written in ``directory`` (creating it if needed), or raise ValueError with one line
+    naming ``flag``, the folder and the reason: checked before long work whose results would go there."""
+    directory = os.fspath(directory)
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise ValueError(f"{flag} {directory}: is a file, not a folder")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise ValueError(f"{flag} {directory}: cannot write there ({error.strerror or error})") from None
 
 
 def save_evaluation_plots(directory, x, y, probabilities, confusion, class_names=None):
