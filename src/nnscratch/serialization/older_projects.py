@@ -5,13 +5,16 @@ nnscratch works on rows, ``y = x W + b`` with W of shape (in, out), so each W is
 flattened; the predictions are the same.
 
 - ibpme/NeuralNetworkFromScratch (after Nielsen's network): JSON with ``num_layers``, ``sizez``, ``biases``,
-  ``weights``; sigmoid after every layer. Its web page's copy (``model = {...}``, a JavaScript assignment) works too.
+  ``weights``; sigmoid after every layer. Its web page's copy (``docs/model.json``: ``(model = {...})``, a
+  JavaScript assignment in parentheses) works too.
 - Outdatedcandy92/NeuralNetwork: JSON with ``W1`` (h, 784), ``b1`` (h, 1), ``W2`` (10, h), ``b2`` (10, 1);
   ReLU, then softmax.
 - ZimengXiong/NeuralNetworkFromScratch: headerless float64 files ``W1.dat`` (16×784), ``b1.dat`` (16×1),
   ``W2.dat`` (10×16), ``b2.dat`` (10×1) in the machine's byte order; ReLU, then softmax.
 """
+import json
 import os
+import re
 
 import numpy as np
 
@@ -61,9 +64,36 @@ def read_older_project_model(path, kind="auto", dtype=np.float32):
     return model, metadata
 
 
+JAVASCRIPT_WRAPPING = re.compile(r"^\(*\s*(?:(?:var|let|const)\s+)?[A-Za-z_$][\w$.]*\s*=\s*(\{.*\})\s*\)*\s*;?\s*$", re.S)
+
+
 def read_json(path):
-    """A JSON object from ``path``, also when written as a JavaScript assignment ``name = {...};``."""
-    return read_json_object(path, OlderProjectModelError, javascript=True)
+    """A JSON object from ``path``, also when written as a JavaScript assignment: ``name = {...};``, or in
+    parentheses, ``(name = {...})``, as ibpme's web page ships it."""
+    try:
+        return read_json_object(path, OlderProjectModelError, javascript=True)
+    except OlderProjectModelError:
+        wrapped = javascript_object(path)
+        if wrapped is None:
+            raise
+        try:
+            document = json.loads(wrapped)
+        except json.JSONDecodeError as problem:
+            raise OlderProjectModelError(f"{path}: not valid JSON ({problem})") from None
+        if not isinstance(document, dict):
+            raise OlderProjectModelError(f"{path}: expected a JSON object, got {type(document).__name__}")
+        return document
+
+
+def javascript_object(path):
+    """The ``{...}`` of a file written as ``(name = {...})`` or ``var name = {...};``, or None."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    match = JAVASCRIPT_WRAPPING.match(text)
+    return match.group(1) if match else None
 
 
 def matrix(path, name, value, shape=None):
