@@ -202,3 +202,33 @@ def test_imported_model_exports_and_old_json_given_to_load_model(tmp_path):
     assert metadata["imported_from"] == "ibpme/NeuralNetworkFromScratch"
     expected = ibpme_forward(weights, biases, X.T.astype(np.float64)).T
     np.testing.assert_allclose(model.predict_output(X), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_import_of_the_ibpme_web_page_copy_in_parentheses(tmp_path):
+    """ibpme's docs/model.json as its web page ships it: ``(model = {...})``, a JavaScript expression."""
+    document, weights, biases = ibpme_model([784, 30, 10])
+    expected = ibpme_forward(weights, biases, X.T.astype(np.float64))
+    (tmp_path / "model.json").write_text("(model = " + json.dumps(document, indent=2) + ")\n")
+    check_import(tmp_path, tmp_path / "model.json", expected)
+    (tmp_path / "model.json").write_text("(model = " + json.dumps(document) + ");")
+    check_import(tmp_path, tmp_path / "model.json", expected)
+
+
+def test_import_never_overwrites_its_source_and_refuses_unknown_extensions(tmp_path, capsys):
+    document, _, _ = ibpme_model([784, 8, 10])
+    source = tmp_path / "OLD.json"
+    source.write_text(json.dumps(document))
+    original = source.read_bytes()
+    for out in (str(source), str(tmp_path / "." / "OLD.json")):
+        assert main(["import", str(source), out]) == 2
+        err = capsys.readouterr().err
+        assert "is the SOURCE file itself" in err and err.count("\n") == 1, err
+    (tmp_path / "link.json").symlink_to(source)
+    assert main(["import", str(source), str(tmp_path / "link.json")]) == 2
+    assert "is the SOURCE file itself" in capsys.readouterr().err
+    assert source.read_bytes() == original
+    for out in ("out.txt", "out", "out.npz.bak"):
+        assert main(["import", str(source), str(tmp_path / out)]) == 2
+        err = capsys.readouterr().err
+        assert "OUT must end in .npz or .json" in err and out in err, err
+        assert not (tmp_path / out).exists()
