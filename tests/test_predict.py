@@ -95,7 +95,7 @@ def test_image_files_are_prepared_and_predicted(model_path, tmp_path, capsys):
         x = prepare_digit(load_image(tmp_path / name))
         probabilities = model.predict_proba(x[None, :])[0]
         predicted = int(probabilities.argmax())
-        assert f"{name}: prediction {predicted} ({100 * probabilities[predicted]:.2f} %)" in out
+        assert f"{name}: prediction {predicted} ({100 * probabilities[predicted]:.2f} %" in out
     assert out.count("What the network sees") == 2
     art_lines = [line for line in out.split("\n") if len(line) == 28 and set(line) <= set(" .:-=+*#%@")]
     assert len(art_lines) >= 2 * 20

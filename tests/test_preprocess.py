@@ -59,7 +59,8 @@ def test_ink_fits_20x20_keeping_the_aspect_ratio():
 def test_centre_of_mass_is_placed_in_the_middle():
     off_centre = np.zeros((120, 90))
     off_centre[5:40, 60:85] = 1.0
-    off_centre[5:10, 60:62] = 0.0          # not symmetric
+    off_centre[10:35, 65:85] = 0.0         # strokes: a "C" opening to the right, not symmetric
+    off_centre[5:10, 60:62] = 0.0
     row, column = centre_of_mass(prepare_digit(off_centre))
     assert abs(row - 14) <= 0.5 and abs(column - 14) <= 0.5, f"centre of mass at ({row:.2f}, {column:.2f})"
 

@@ -2,14 +2,16 @@
 
 With ``--index N`` or ``--random`` a digit of the test set is drawn as ASCII art, followed by the prediction,
 the true label and the probability of every class. With image files (PNG, JPEG, any size, dark ink on light
-paper or light on dark) each picture is prepared as MNIST digits were (``nnscratch.preprocess``) first.
+paper or light on dark, drawings or photos of paper) each picture is prepared as MNIST digits were
+(``nnscratch.images.prepare_digit``) first; an answer below ``LOW_CONFIDENCE`` is marked unsure, and a dot or a
+speck gets "too little ink" rather than an answer.
 """
 import sys
 
 import numpy as np
 
 from ..viz.ascii import image_to_ascii, probability_bars
-from ..images.prepare import ImageError, load_image, prepare_digit
+from ..images.prepare import LOW_CONFIDENCE, ImageError, is_unsure, load_image, prepare_digit
 from ..serialization import load_model
 from . import CommandError
 
@@ -95,7 +97,9 @@ def predict_images(model, metadata, names, paths, show_input):
         if predicted_files:
             print()
         predicted_files += 1
-        print(f"{path}: prediction {names[predicted]} ({100 * probabilities[predicted]:.2f} %)")
+        unsure = (f", unsure: below {100 * LOW_CONFIDENCE:.0f} %; is it a digit, and is it clear?"
+                  if is_unsure(probabilities[predicted]) else "")
+        print(f"{path}: prediction {names[predicted]} ({100 * probabilities[predicted]:.2f} %{unsure})")
         if show_input:
             print("\nWhat the network sees (28x28, after cropping, scaling and centring):")
             print(image_to_ascii(x))

@@ -3,32 +3,56 @@
 MNIST digits were made this way: the ink's bounding box was scaled to fit a 20×20 box, keeping its aspect ratio
 and anti-aliased, then placed in a 28×28 field so that its centre of mass sits in the middle. ``prepare_digit``
 does the same to a photo, a scan or a drawing, whichever way round its colours are, so a network trained on
-MNIST sees the kind of input it learned from. ``nnscratch predict IMAGE`` and the draw page both use it.
+MNIST sees the kind of input it learned from. A photo first loses what is not ink: the paper's uneven lighting
+(a smooth surface fitted to the paper and subtracted), its grain (a threshold chosen by Otsu's method above the
+measured noise) and specks (only the largest pieces of ink, and those close to them, are kept).
+``nnscratch predict IMAGE`` and the draw page both use it.
 """
 import os
+import warnings
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from scipy import ndimage
 
 FIELD = 28                # the output is FIELD × FIELD pixels
 BOX = 20                  # the ink is scaled to fit BOX × BOX, as in MNIST
 MIN_CONTRAST = 0.1        # ink must differ from the paper by at least this much (on a 0..1 scale)
-INK_THRESHOLD = 0.1       # after scaling the darkest-to-brightest ink to 0..1, values below this are paper
+INK_THRESHOLD = 0.1       # after scaling the strong ink to 1, values below this are paper
+NOISE_MARGIN = 5.0        # ink must stand out from the paper by this many standard deviations of its grain
+WORK_SIDE = 640           # larger pictures are shrunk (area averaging) to this longer side before the work
+MAX_PIXELS = 150_000_000  # a picture file with more pixels than this is refused (12000 × 12000 still loads)
+MIN_DIGIT_SIDE = 0.05     # ink whose box is smaller than this share of the picture's longer side is too little
+MIN_LENGTH_PER_WIDTH = 1.4  # a digit is made of strokes: its box is this many stroke widths long (a dot: 1; MNIST: 1.6+)
+MIN_SIDE_FOR_LIGHTING = 48  # smaller pictures (drawings, MNIST's own) are taken to be evenly lit
+LOW_CONFIDENCE = 0.5      # an answer whose probability is below this is reported as unsure (predict, the page)
 
 
 class NoInkError(ValueError):
     """The image is blank: nothing stands out from the background."""
 
 
+class TooLittleInkError(NoInkError):
+    """There is ink, but too little to be a digit: a dot, a speck, a stroke far smaller than the picture."""
+
+
 class ImageError(ValueError):
     """An image file that is missing or cannot be read; the message names the file and the reason."""
+
+
+def is_unsure(probability):
+    """Whether an answer given with this probability is to be reported as unsure (below ``LOW_CONFIDENCE``)."""
+    return float(probability) < LOW_CONFIDENCE
 
 
 def load_image(path):
     """Read a PNG, JPEG (or any format Pillow knows) as a 2-D float32 grey image in [0, 1].
 
     Colour images are turned grey; for an image with transparency, the opacity is the ink (a drawing on a
-    transparent background). Raises ``ImageError`` with one line for a missing or unreadable file.
+    transparent background). A large picture is read shrunk (JPEG decodes at 1/2, 1/4 or 1/8 size directly;
+    others are reduced by a whole factor) to at most about twice ``WORK_SIDE`` on its longer side; one of more
+    than ``MAX_PIXELS`` pixels is refused. Raises ``ImageError`` with one line for a missing, unreadable or
+    absurdly large file.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -36,13 +60,41 @@ def load_image(path):
     if os.path.isdir(path):
         raise ImageError(f"{path}: is a folder, not an image file")
     try:
-        with Image.open(path) as image:
-            image.load()
-            return image_to_grey(image)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS is checked below
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise ImageError(f"{path}: the picture is {width}×{height} pixels, too large to be a digit "
+                                     f"(at most {MAX_PIXELS // 1_000_000} megapixels)")
+                if image.format == "JPEG" and image.mode in ("RGB", "L"):
+                    image.draft("L", (2 * WORK_SIDE, 2 * WORK_SIDE))
+                image.load()
+                return image_to_grey(reduced(image, 2 * WORK_SIDE))
+    except Image.DecompressionBombError:
+        raise ImageError(f"{path}: the picture is too large to be a digit (more than "
+                         f"{MAX_PIXELS // 1_000_000} megapixels)") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image (expected a PNG, JPEG or other picture file)") from None
     except (OSError, SyntaxError, ValueError) as error:
+        if isinstance(error, ImageError):
+            raise
         raise ImageError(f"{path}: cannot read the image ({error})") from None
+
+
+def reduced(image, side):
+    """A Pillow image shrunk by a whole factor (mean of each factor × factor block) so that its longer side is
+    at most about ``side``; unchanged if it is already that small."""
+    factor = -(-max(image.size) // side)
+    if factor <= 1:
+        return image
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "L")
+    elif image.mode.startswith("I;16"):
+        image = image.convert("I")
+    elif image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
+        image = image.convert("RGBA" if "A" in image.mode else "RGB")
+    return image.reduce(factor)
 
 
 def image_to_grey(image):
@@ -64,17 +116,20 @@ def prepare_digit(image):
     Parameters
     ----------
     image : a 2-D array of any size: floats in [0, 1] or integers in [0, 255], dark ink on light paper or light
-        ink on dark.
+        ink on dark, a clean drawing or a photo of paper.
 
-    The steps: decide the polarity from the border (its median is the paper), make the ink bright on a zero
-    background scaled so the strongest ink is 1, treat values below ``INK_THRESHOLD`` as paper, crop to the
-    ink's bounding box, scale it to fit 20×20 keeping the aspect ratio (area averaging), and place it in 28×28
-    with its centre of mass at the centre. Raises ``NoInkError`` ("no ink found") for a blank image.
+    The steps: shrink a large image to ``WORK_SIDE``; decide the polarity (which way from the paper the
+    strongest ink lies) and make the ink bright; fit a smooth surface to the paper and subtract it (uneven
+    lighting); find the ink with a threshold (Otsu's, and at least ``NOISE_MARGIN`` times the paper's grain);
+    keep the largest piece of ink and the pieces near it, dropping specks; crop to their bounding box, scale it
+    to fit 20×20 keeping the aspect ratio (area averaging), and place it in 28×28 with its centre of mass at the
+    centre. Raises ``NoInkError`` ("no ink found") for a blank image, and ``TooLittleInkError`` ("too little
+    ink") for a dot or a stroke too small to be a digit.
     """
-    ink = ink_bright_on_dark(as_grey(image))
+    grey = shrunk(as_grey(image), WORK_SIDE)
+    ink = ink_bright_on_dark(grey)
+    ink = keep_the_digit(ink, max(grey.shape))
     rows, columns = np.nonzero(ink)
-    if rows.size == 0:
-        raise NoInkError("no ink found: the image is blank")
     ink = ink[rows.min():rows.max() + 1, columns.min():columns.max() + 1]
     return centre_in_field(fit_in_box(ink, BOX), FIELD).reshape(-1)
 
@@ -94,19 +149,120 @@ def as_grey(image):
     return np.clip(image, 0.0, 1.0)
 
 
+def shrunk(image, side):
+    """``image`` resized by area averaging so that its longer side is at most ``side``."""
+    height, width = image.shape
+    scale = side / max(height, width)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = Image.fromarray(image.astype(np.float32)).resize(size, Image.Resampling.BOX)
+    return np.asarray(resized, dtype=np.float64)
+
+
 def ink_bright_on_dark(image):
-    """Ink as values in [0, 1] on a background of exactly 0, whichever way round the colours were."""
+    """Ink as values around 1 on paper of about 0, whichever way round the colours were and however unevenly the
+    paper was lit; raises NoInkError when nothing stands out from the paper's grain."""
+    smooth = ndimage.gaussian_filter(image, 1.0, mode="nearest")
     border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
-    if np.median(border) > 0.5:           # light paper: dark ink
-        image = 1.0 - image
-        border = 1.0 - border
     paper = np.median(border)
-    contrast = image.max() - paper
-    if contrast < MIN_CONTRAST:
+    if paper - smooth.min() > smooth.max() - paper:   # the strongest ink is darker than the paper
+        image, smooth = 1.0 - image, 1.0 - smooth
+    background = paper_surface(smooth) if min(image.shape) >= MIN_SIDE_FOR_LIGHTING else paper
+    ink, smooth = image - background, smooth - background
+    strongest = smooth.max()
+    if strongest < MIN_CONTRAST or strongest < NOISE_MARGIN * grain(smooth):
         raise NoInkError("no ink found: the image is blank (nothing stands out from the background)")
-    ink = np.clip((image - paper) / contrast, 0.0, 1.0)
-    ink[ink < INK_THRESHOLD] = 0.0
-    return ink
+    return ink, smooth
+
+
+def paper_surface(image, grid=48, rounds=6):
+    """The paper's brightness everywhere: a quadratic surface a + b·r + c·c + d·r² + e·r·c + f·c² fitted by
+    least squares to a coarse copy of the image: first to its darker half, then, round after round, to every cell
+    not brighter than the fit by more than 2.5 standard deviations of the residuals (the brighter ones hold ink)."""
+    height, width = image.shape
+    coarse = shrunk(image, grid) if max(height, width) > grid else image
+    rows, columns = np.mgrid[0:coarse.shape[0], 0:coarse.shape[1]]
+    rows, columns = rows / max(coarse.shape[0] - 1, 1), columns / max(coarse.shape[1] - 1, 1)
+
+    def terms(r, c):
+        return np.stack([np.ones_like(r), r, c, r * r, r * c, c * c], axis=-1)
+
+    design, values = terms(rows, columns).reshape(-1, 6), coarse.reshape(-1)
+    paper = values <= np.median(values)   # ink is bright and rarely covers half the picture: start from the rest
+    for _ in range(rounds):
+        coefficients = np.linalg.lstsq(design[paper], values[paper], rcond=None)[0]
+        residuals = values - design @ coefficients
+        spread = 1.4826 * np.median(np.abs(residuals[paper] - np.median(residuals[paper])))
+        kept = residuals < 2.5 * max(spread, 0.01)
+        if kept.sum() < 6 or np.array_equal(kept, paper):
+            break
+        paper = kept
+    rows, columns = np.mgrid[0:height, 0:width]
+    rows, columns = rows / max(height - 1, 1), columns / max(width - 1, 1)
+    return terms(rows, columns) @ coefficients
+
+
+def grain(ink):
+    """The standard deviation of the paper's noise, from the values below the paper level (ink lies above it):
+    1.4826 × their median distance from it, as for the half of a normal distribution."""
+    below = -ink[ink < 0]
+    return 1.4826 * float(np.median(below)) if below.size else 0.0
+
+
+def otsu_threshold(values, bins=128):
+    """The value that splits ``values`` into two groups with the largest between-group variance (Otsu, 1979)."""
+    counts, edges = np.histogram(values, bins=bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight_low = np.cumsum(counts)
+    weight_high = weight_low[-1] - weight_low
+    sum_low = np.cumsum(counts * centres)
+    mean_low = sum_low / np.maximum(weight_low, 1)
+    mean_high = (sum_low[-1] - sum_low) / np.maximum(weight_high, 1)
+    between = weight_low * weight_high * (mean_low - mean_high) ** 2
+    return float(edges[1:][np.argmax(between)])
+
+
+def keep_the_digit(ink_and_smooth, picture_side):
+    """The ink of the digit alone, scaled so its strong strokes are 1, on exactly 0; specks and faint grain
+    dropped. Raises TooLittleInkError when what is left is a dot or far too small for the picture."""
+    ink, smooth = ink_and_smooth
+    noise = grain(smooth)
+    candidates = smooth[smooth > NOISE_MARGIN * noise]
+    floor = max(NOISE_MARGIN * noise, INK_THRESHOLD * smooth.max())
+    threshold = max(otsu_threshold(candidates), floor) if candidates.size > 1 else floor
+    threshold = min(threshold, 0.5 * smooth.max())   # a thin stroke, blurred, may be all "faint"
+    labels, count = ndimage.label(smooth > threshold, structure=np.ones((3, 3)))
+    sizes = np.bincount(labels.reshape(-1), minlength=count + 1)[1:]
+    boxes = ndimage.find_objects(labels)
+    largest = int(np.argmax(sizes))
+    top, left = boxes[largest][0].start, boxes[largest][1].start
+    bottom, right = boxes[largest][0].stop, boxes[largest][1].stop
+    reach = 0.5 * max(bottom - top, right - left)
+    kept = [index for index, (box, size) in enumerate(zip(boxes, sizes))
+            if size >= 0.05 * sizes[largest] and box[0].stop > top - reach and box[0].start < bottom + reach
+            and box[1].stop > left - reach and box[1].start < right + reach]
+    mask = np.isin(labels, np.asarray(kept) + 1)
+    check_enough_ink(mask, picture_side)
+    strong = float(np.percentile(ink[mask], 90))
+    region = ndimage.binary_dilation(mask, iterations=2) if strong > 0 else mask
+    digit = np.where(region, np.clip(ink / max(strong, MIN_CONTRAST), 0.0, 1.0), 0.0)
+    digit[digit < max(INK_THRESHOLD, 2 * noise / max(strong, MIN_CONTRAST))] = 0.0
+    if not digit.any():
+        raise NoInkError("no ink found: the image is blank (nothing stands out from the background)")
+    return digit
+
+
+def check_enough_ink(mask, picture_side):
+    """Refuse ink too small for the picture, or a blob (a dot) no longer than it is thick."""
+    rows, columns = np.nonzero(mask)
+    length = max(rows.max() - rows.min(), columns.max() - columns.min()) + 1
+    if length < MIN_DIGIT_SIDE * picture_side:
+        raise TooLittleInkError(f"too little ink: a mark {length} pixels across in a picture {picture_side} "
+                                f"pixels wide is too small to be a digit")
+    width = 2 * float(ndimage.distance_transform_edt(np.pad(mask, 1)).max())
+    if length < MIN_LENGTH_PER_WIDTH * width:
+        raise TooLittleInkError("too little ink: a dot or a blob, not the strokes of a digit")
 
 
 def fit_in_box(ink, box):
