@@ -190,3 +190,14 @@ def test_the_photo_benchmark_runs_on_tiny_sizes(tmp_path, capsys):
     assert "4 MNIST test digits as photos (seed 0); a digit was found on 4" in out, out
     assert f"{model}  0.00 %" in out and "+0.00" in out, out     # class 3 for every 7: wrong clean and as photos
     assert len(list((tmp_path / "pages").glob("photo-*.png"))) == 4
+
+
+@pytest.mark.parametrize("side", [10000, 20000])
+def test_the_page_refuses_a_huge_png_with_413_and_no_warning(tmp_path, side):
+    from nnscratch.app.bodies import RequestError, read_drawing
+    huge_png(tmp_path / "huge.png", side, side)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RequestError, match="at most 2048×2048") as error:
+            read_drawing("image/png", (tmp_path / "huge.png").read_bytes())
+    assert error.value.status == 413
