@@ -34,7 +34,9 @@ class Explainer:
         self.metadata = dict(metadata or {})
         self.anatomy = Anatomy.of(model)
         shape = self.metadata.get("input_shape")
-        self.input_shape = tuple(shape) if isinstance(shape, (list, tuple)) and shape else (DIGIT_SIZE,)
+        first = next(layer for _, layer in self.anatomy.hidden + [(None, self.anatomy.output)] if layer.params)
+        default = (first.in_features,) if isinstance(first, Linear) else (DIGIT_SIZE,)
+        self.input_shape = tuple(shape) if isinstance(shape, (list, tuple)) and shape else default
         if int(np.prod(self.input_shape)) != DIGIT_SIZE:
             raise ExplainError(f"the explanation needs a model of 28×28 digits (784 inputs), but this one takes "
                                f"input shape {self.input_shape}")
