@@ -18,11 +18,33 @@ def test_linear_rejects_the_wrong_width_naming_both_shapes():
         nn.Linear(784, 10).forward(np.zeros((32, 783), dtype=np.float32))
 
 
+class Doubling(nn.Layer):
+    """A custom layer with no check of its own: it gets the base class's."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, grad_out):
+        return 2 * grad_out
+
+
 @pytest.mark.parametrize("layer", [nn.Linear(2, 2), nn.Sigmoid(), nn.ReLU(), nn.Tanh(), nn.Softmax(),
-                                   nn.LeakyReLU(), nn.Flatten()])
+                                   nn.LeakyReLU(), nn.Flatten(), nn.Dropout(0.5), nn.Conv2D(1, 2, 3),
+                                   nn.MaxPool2D(2), nn.BatchNorm(2), nn.Network([2, 2]), Doubling()],
+                         ids=lambda layer: type(layer).__name__)
 def test_backward_before_forward_names_the_layer(layer):
-    with pytest.raises(AttributeError, match=f"{type(layer).__name__} has no attribute .*call forward first"):
+    name = type(layer).__name__
+    with pytest.raises(RuntimeError, match=f"^{name}.backward was called before {name}.forward"):
         layer.backward(np.ones((1, 2), dtype=np.float32))
+
+
+def test_backward_after_forward_passes_the_check_and_a_typo_is_a_plain_attribute_error():
+    layer = Doubling()
+    layer.forward(np.ones((1, 2)))
+    np.testing.assert_array_equal(layer.backward(np.ones((1, 2))), [[2.0, 2.0]])
+    with pytest.raises(AttributeError) as raised:
+        layer.paramz
+    assert "forward" not in str(raised.value), f"a typo should not speak of forward: {raised.value}"
 
 
 def test_saturating_inputs_give_no_overflow_warning_and_exact_limits():
@@ -114,8 +136,54 @@ def test_predict_and_predict_proba():
     x = np.random.default_rng(1).standard_normal((7, 3)).astype(np.float32)
     p = model.predict_proba(x)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(p, nn.layers.softmax(model.predict_output(x)))
     np.testing.assert_array_equal(model.predict(x), p.argmax(axis=1))
     assert model.training
+
+
+@pytest.mark.parametrize("output", ["softmax", "sigmoid"])
+def test_predict_proba_passes_probabilities_through_as_they_are(output):
+    model = nn.Network([3, 4, 5], activation="relu", output=output, rng=0)
+    nested = nn.Sequential(nn.Sequential(*model.layers))      # the last layer inside a nested block counts too
+    x = np.random.default_rng(1).standard_normal((7, 3)).astype(np.float32)
+    np.testing.assert_array_equal(model.predict_proba(x), model.predict_output(x))
+    np.testing.assert_array_equal(nested.predict_proba(x), model.predict_output(x))
+    if output == "sigmoid":   # independent probabilities: not renormalised to sum to one
+        assert not np.allclose(model.predict_proba(x).sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "leaky_relu"])
+def test_predict_proba_refuses_outputs_that_are_not_probabilities_or_logits(activation):
+    model = nn.Network([3, 4, 5], activation=activation, output="same", rng=0)
+    name = type(model[-1]).__name__
+    with pytest.raises(ValueError, match=f"predict_proba: the network ends in {name}, whose outputs are not "
+                                         f"probabilities"):
+        model.predict_proba(np.ones((2, 3)))
+
+
+def test_predict_proba_refuses_a_single_column_of_logits():
+    with pytest.raises(ValueError, match=r"at least 2 scores per example, got output shape \(1,\)"):
+        nn.Network([3, 1], output=None, rng=0).predict_proba(np.ones((2, 3)))
+
+
+def test_network_is_a_class_whose_models_save_and_load_as_networks(tmp_path):
+    from nnscratch.serialization.npz import load_checkpoint, save_model
+    model = nn.Network([4, 3, 2], activation="tanh", output=None, dropout=0.1, rng=0)
+    assert isinstance(model, nn.Network) and isinstance(model, nn.Sequential)
+    assert repr(model).startswith("Network(\n  Linear(in_features=4")
+    x = np.random.default_rng(2).standard_normal((5, 4)).astype(np.float32)
+    loaded, _, _ = load_checkpoint(save_model(tmp_path / "network.npz", model))
+    assert type(loaded) is nn.Network
+    np.testing.assert_array_equal(loaded.predict_output(x), model.predict_output(x))
+    sequential = nn.Sequential(*model.layers)          # files of earlier releases say "Sequential"
+    loaded, _, _ = load_checkpoint(save_model(tmp_path / "sequential.npz", sequential))
+    assert type(loaded) is nn.Sequential
+    np.testing.assert_array_equal(loaded.predict_output(x), model.predict_output(x))
+
+
+def test_network_takes_one_list_of_sizes():
+    with pytest.raises(TypeError, match="Network takes one list of sizes, got 3 positional arguments"):
+        nn.Network([2, 3], [3, 4], [4, 5])
 
 
 def test_sequential_rejects_non_layers():

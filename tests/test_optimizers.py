@@ -52,6 +52,34 @@ def test_adam():
     assert run(nn.Adam, [0.5, -0.25], lr=0.1) == pytest.approx([0.9, 0.8733663], abs=1e-7)
 
 
+def test_adam_with_short_memories():
+    # betas (0.7, 0.9). step 1: m = 0.15, m̂ = 0.5, v = 0.025, v̂ = 0.25: θ = 1 - 0.1·0.5/0.5 = 0.9
+    # step 2 (g = -0.25): m = 0.105 - 0.075 = 0.03, m̂ = 0.03/0.51 = 0.0588235
+    #   v = 0.0225 + 0.00625 = 0.02875, v̂ = 0.02875/0.19 = 0.1513158, √v̂ = 0.3889933
+    #   θ = 0.9 - 0.1·0.0588235/0.3889933 = 0.8848780
+    assert run(nn.Adam, [0.5, -0.25], lr=0.1, betas=(0.7, 0.9)) == pytest.approx([0.9, 0.8848780], abs=1e-7)
+
+
+def test_adam_with_betas_0_7_and_0_9_follows_torch():
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    model = one_weight()
+    optimizer = nn.Adam(model, lr=0.01, betas=(0.7, 0.9))
+    weight = torch.nn.Parameter(torch.ones(1, dtype=torch.float64))
+    torch_optimizer = torch.optim.Adam([weight], lr=0.01, betas=(0.7, 0.9))
+    for gradient in np.random.default_rng(0).standard_normal(20):
+        model.grads["w"][...] = gradient
+        optimizer.step()
+        weight.grad = torch.tensor([gradient], dtype=torch.float64)
+        torch_optimizer.step()
+    assert model.params["w"][0] == pytest.approx(weight.item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("betas", [(1.0, 0.9), (0.9, -0.1)])
+def test_adam_refuses_betas_outside_0_1(betas):
+    with pytest.raises(ValueError, match=r"Adam's betas must lie in \[0, 1\)"):
+        nn.Adam(one_weight(), betas=betas)
+
+
 def test_adamw_decays_the_weight_apart_from_the_gradient():
     # θ ← θ(1 - 0.1·0.1) = 0.99, then the Adam step of 0.1: 0.89
     assert run(nn.AdamW, [0.5], lr=0.1, weight_decay=0.1) == pytest.approx([0.89])

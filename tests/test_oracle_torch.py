@@ -95,7 +95,7 @@ def test_optimizers_follow_torch_for_five_steps(name, make, make_torch):
     optimizer, torch_optimizer = make(model), make_torch([W_t, b_t])
     loss = nn.SoftmaxCrossEntropy()
     for _ in range(5):
-        nn.train_step(model, loss, optimizer, x, y)
+        nn.train_step(model, x, y, loss, optimizer)
         torch_optimizer.zero_grad()
         F.cross_entropy(torch.tensor(x) @ W_t + b_t, torch.tensor(y)).backward()
         torch_optimizer.step()

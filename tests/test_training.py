@@ -63,7 +63,7 @@ def test_dtypes_stay_float32_through_a_training_step():
                             (nn.Quadratic(), nn.Adam(model, lr=np.float64(0.01), weight_decay=1e-3)),
                             (nn.CrossEntropy(), nn.AdamW(model))]:
         optimizer.set_epoch(np.float64(1.5))
-        value, output = nn.train_step(model, loss, optimizer, x, y)
+        value, output = nn.train_step(model, x, y, loss, optimizer)
         assert output.dtype == np.float32
         assert isinstance(value, float)
         for name, array in {**model.parameters(), **optimizer.state}.items():
@@ -75,8 +75,8 @@ def test_dtypes_stay_float32_through_a_training_step():
 
 def test_float64_on_request():
     model = nn.Network([3, 4, 2], output=None, dtype=np.float64, rng=0)
-    value, output = nn.train_step(model, nn.SoftmaxCrossEntropy(), nn.SGD(model, lr=0.1),
-                                  np.ones((2, 3)), np.array([0, 1]))
+    value, output = nn.train_step(model, np.ones((2, 3)), np.array([0, 1]), nn.SoftmaxCrossEntropy(),
+                                  nn.SGD(model, lr=0.1))
     assert output.dtype == np.float64
     assert all(array.dtype == np.float64 for array in model.parameters().values())
 
@@ -130,11 +130,11 @@ def test_early_stopping_restores_the_best_weights():
     snapshots = []
 
     class Snapshot(nn.Callback):
-        def on_epoch_end(self, record):
+        def on_epoch_end(self, state):
             snapshots.append(model.state_dict())
 
     history = nn.fit(model, x, y, nn.SoftmaxCrossEntropy(), nn.Adam(model, lr=0.01), epochs=200,
-                     batch_size=16, validation_data=(x_val, y_val), patience=3, callback=Snapshot(), rng=0)
+                     batch_size=16, validation_data=(x_val, y_val), patience=3, callbacks=[Snapshot()], rng=0)
     assert history.stopped_early and len(history) < 200
     best = int(np.argmin(history["val_loss"]))
     assert history.best_epoch == best + 1
@@ -148,14 +148,14 @@ def test_keyboard_interrupt_returns_the_history_so_far():
     model = nn.Network([2, 8, 2], activation="relu", output=None, rng=0)
 
     class StopInSecondEpoch(nn.Callback):
-        def on_batch_end(self, epoch, step, loss):
-            if epoch == 1 and step == 2:
+        def on_batch_end(self, state):
+            if state.epoch == 1 and state.step == 3:
                 raise KeyboardInterrupt
 
     history = nn.fit(model, x, y, nn.SoftmaxCrossEntropy(), nn.SGD(model, lr=0.1), epochs=5, batch_size=10,
-                     callback=StopInSecondEpoch(), rng=0)
+                     callbacks=[StopInSecondEpoch()], rng=0)
     assert history.interrupted and len(history) == 1
-    assert model.needs_input_grad
+    assert model.layers[0].needs_input_grad, "fit puts the first layer's flag back"
 
 
 def test_callback_sees_every_batch_and_epoch_and_resuming_continues_numbering():
@@ -164,19 +164,19 @@ def test_callback_sees_every_batch_and_epoch_and_resuming_continues_numbering():
     events = []
 
     class Recorder(nn.Callback):
-        def on_epoch_begin(self, epoch, steps):
-            events.append(("begin", epoch, steps))
+        def on_epoch_begin(self, state):
+            events.append(("begin", state.epoch, state.steps))
 
-        def on_batch_end(self, epoch, step, loss):
-            events.append(("batch", epoch, step))
+        def on_batch_end(self, state):
+            events.append(("batch", state.epoch, state.step - 1))
 
-        def on_epoch_end(self, record):
-            events.append(("end", record["epoch"]))
+        def on_epoch_end(self, state):
+            events.append(("end", state.record["epoch"]))
 
     history = nn.fit(model, x, y, nn.SoftmaxCrossEntropy(), nn.SGD(model, lr=0.1), epochs=1, batch_size=20,
-                     callback=Recorder(), rng=0)
+                     callbacks=[Recorder()], rng=0)
     nn.fit(model, x, y, nn.SoftmaxCrossEntropy(), nn.SGD(model, lr=0.1), epochs=1, batch_size=50,
-           callback=Recorder(), rng=0, history=history)
+           callbacks=Recorder(), rng=0, history=history)
     assert events == [("begin", 0, 3), ("batch", 0, 0), ("batch", 0, 1), ("batch", 0, 2), ("end", 1),
                       ("begin", 1, 1), ("batch", 1, 0), ("end", 2)]
     assert history["epoch"] == [1, 2]
@@ -215,11 +215,11 @@ def test_full_batch_and_per_example_training():
         counted = []
 
         class Count(nn.Callback):
-            def on_epoch_begin(self, epoch, steps):
-                counted.append(steps)
+            def on_epoch_begin(self, state):
+                counted.append(state.steps)
 
         nn.fit(model, x, y, nn.SoftmaxCrossEntropy(), nn.SGD(model, lr=0.01), epochs=1, batch_size=batch_size,
-               callback=Count(), rng=0)
+               callbacks=[Count()], rng=0)
         assert counted == [steps]
 
 

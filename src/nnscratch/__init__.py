@@ -1,26 +1,28 @@
 """nnscratch: neural networks from scratch in NumPy.
 
-The engine (layers, losses, optimizers, schedules, initialisers, training) imports NumPy and nothing else.
+The engine (layers, losses, optimizers, schedules, initializers, training) imports NumPy and nothing else.
 """
 from .initializers import INITIALIZERS
 from .layers import (ACTIVATIONS, LAYERS, Dropout, Flatten, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Softmax,
                      Tanh, register_layer)
 from .layers import AvgPool2D, BatchNorm, Conv2D, GlobalAvgPool, MaxPool2D
-from .losses import (LOSSES, BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, Quadratic,
-                     SoftmaxCrossEntropy, get_loss)
+from .losses import (LOSSES, BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, ProbabilityCrossEntropy,
+                     Quadratic, SoftmaxCrossEntropy, get_loss)
 from .network import Network, Sequential
 from .optimizers import OPTIMIZERS, SGD, Adam, AdamW, Optimizer
-from .schedules import Constant, CosineDecay, ExponentialDecay, Schedule, StepDecay, Warmup
-from .training import Callback, DivergenceError, Evaluation, History, evaluate, fit, train_step
+from .schedules import Constant, CosineDecay, ExponentialDecay, OneCycle, Schedule, StepDecay, Warmup
+from .callbacks import Callback, EarlyStopping, MeasureEachEpoch, TrainingState
+from .averaging import WeightAverage
+from .training import DivergenceError, Evaluation, History, evaluate, fit, train_step
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS", "Adam", "AdamW", "BinaryCrossEntropy", "Callback", "Constant", "CosineDecay", "CrossEntropy",
-    "DivergenceError", "Dropout", "Evaluation", "ExponentialDecay", "Flatten", "History", "INITIALIZERS",
-    "LAYERS", "LOSSES", "Layer", "LeakyReLU", "Linear", "Loss", "MeanSquaredError", "Network", "OPTIMIZERS",
-    "Optimizer", "Quadratic", "ReLU", "SGD", "Schedule", "Sequential", "Sigmoid", "Softmax",
-    "SoftmaxCrossEntropy", "StepDecay", "Tanh", "Warmup", "evaluate", "fit", "get_loss", "register_layer",
-    "train_step",
+    "DivergenceError", "Dropout", "EarlyStopping", "Evaluation", "ExponentialDecay", "Flatten", "History",
+    "INITIALIZERS", "LAYERS", "LOSSES", "Layer", "LeakyReLU", "Linear", "Loss", "MeanSquaredError",
+    "MeasureEachEpoch", "Network", "OPTIMIZERS", "OneCycle", "Optimizer", "ProbabilityCrossEntropy", "Quadratic",
+    "ReLU", "SGD", "Schedule", "Sequential", "Sigmoid", "Softmax", "SoftmaxCrossEntropy", "StepDecay", "Tanh",
+    "TrainingState", "Warmup", "WeightAverage", "evaluate", "fit", "get_loss", "register_layer", "train_step",
     "AvgPool2D", "BatchNorm", "Conv2D", "GlobalAvgPool", "MaxPool2D",
 ]

@@ -1,6 +1,6 @@
 """Initial values for weights and biases.
 
-Each initialiser is a plain function ``init(shape, rng, dtype) -> array`` drawing from an explicit
+Each initializer is a plain function ``init(shape, rng, dtype) -> array`` drawing from an explicit
 ``np.random.Generator``. The scaled ones keep the variance of the signal roughly constant from layer to layer:
 with ``fan_in`` inputs of unit variance, weights of variance ``1 / fan_in`` (LeCun) keep the pre-activation at
 unit variance, ``2 / fan_in`` (He) compensates for ReLU zeroing half of it, and ``2 / (fan_in + fan_out)``
@@ -24,7 +24,7 @@ def zeros(shape, rng, dtype=np.float32):
 
 
 def normal(shape, rng, dtype=np.float32):
-    """N(0, 1), unscaled: the initialisation of Nielsen's book and of the seed projects that follow it."""
+    """N(0, 1), unscaled: the initialization of Nielsen's book and of the older from-scratch projects that follow it."""
     return rng.standard_normal(shape).astype(dtype)
 
 
@@ -65,7 +65,7 @@ INITIALIZERS = {
 
 
 def get_initializer(name_or_function):
-    """Look an initialiser up by name; a callable is returned as it is."""
+    """Look an initializer up by name; a callable is returned as it is."""
     if callable(name_or_function):
         return name_or_function
     try:

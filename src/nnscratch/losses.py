@@ -46,14 +46,15 @@ class Loss:
         return {}
 
     def __repr__(self):
-        return f"{type(self).__name__}()"
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items())
+        return f"{type(self).__name__}({arguments})"
 
 
 class Quadratic(Loss):
     """L = (1/N) Σ_n ½‖a_n - y_n‖², the quadratic cost of Nielsen's book; dL/da = (a - y) / N.
 
-    Note the convention: half the squared distance summed over outputs, averaged over examples. PyTorch's
-    ``MSELoss`` averages over outputs too, so its value is 2/C times this one.
+    Note the convention: half the squared distance summed over outputs, averaged over examples. For the mean
+    over outputs as well, as PyTorch's ``MSELoss`` computes it, use ``MeanSquaredError`` (2/C times this).
     """
 
     def __call__(self, output, target):
@@ -64,45 +65,76 @@ class Quadratic(Loss):
         return loss, difference
 
 
-MeanSquaredError = Quadratic
+class MeanSquaredError(Loss):
+    """L = (1/(N C)) Σ_n Σ_j (a_nj - y_nj)², the mean over examples and outputs; dL/da = 2 (a - y) / (N C)."""
+
+    def __call__(self, output, target):
+        difference = output - target_matrix(target, output)
+        count = max(difference.size, 1)
+        loss = float(np.vdot(difference, difference)) / count
+        difference *= 2.0 / count
+        return loss, difference
 
 
 class SoftmaxCrossEntropy(Loss):
-    """Cross-entropy of softmax(logits): L = (1/N) Σ_n (log Σ_j e^(z_nj) - z_n,y_n), by log-sum-exp.
+    """Cross-entropy of softmax(logits): L = (1/N) Σ_n (log Σ_j e^(z_nj) - Σ_j t_nj z_nj), by log-sum-exp.
 
-    With p = softmax(z) the gradient fuses to dL/dz = (p - y) / N, y one-hot: the softmax's Jacobian and the
-    logarithm's 1/p cancel.
+    The target row t is the one-hot label, or the given row of probabilities. With ``label_smoothing`` ε the
+    target is t = (1 - ε) y + ε / C: a little of the probability spread over all C classes, as PyTorch's
+    ``cross_entropy(..., label_smoothing=ε)`` does. With p = softmax(z) the gradient fuses to
+    dL/dz = (p - t) / N, because Σ_j t_nj = 1: the softmax's Jacobian and the logarithm's 1/p cancel.
     """
 
-    def __init__(self):
+    def __init__(self, label_smoothing=0.0):
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
         self._rows = np.arange(0)
 
     def __call__(self, output, target):
         target = np.asarray(target)
         batch_size = len(output)
         if target.ndim == 2:
-            target = target_matrix(target, output)
-            loss = -float(np.vdot(target, log_softmax(output))) / batch_size
-            return loss, (softmax(output) - target) / batch_size
+            return self.against_rows(output, target_matrix(target, output))
         labels = class_labels(target, output)
         rows = self._row_indices(batch_size)
         shifted = output - output.max(axis=1, keepdims=True)
         p = np.exp(shifted)
         sum_exp = p.sum(axis=1, keepdims=True)
-        loss = float(np.log(sum_exp).sum() - shifted[rows, labels].sum()) / batch_size
+        # -Σ_j t_j log p_j = log Σ e^shifted - Σ_j t_j shifted_j, with t = (1 - ε) one-hot + ε/C
+        label_term = shifted[rows, labels].sum()
+        if self.label_smoothing:
+            epsilon = self.label_smoothing
+            label_term = (1.0 - epsilon) * label_term + epsilon / output.shape[1] * shifted.sum()
+        loss = float(np.log(sum_exp).sum() - label_term) / batch_size
         p /= sum_exp
-        p[rows, labels] -= 1.0
+        if self.label_smoothing:
+            p -= self.label_smoothing / output.shape[1]
+        p[rows, labels] -= 1.0 - self.label_smoothing
         p *= 1.0 / batch_size
         return loss, p
+
+    def against_rows(self, output, target):
+        """The loss against rows of probabilities (smoothed too, when ``label_smoothing`` is set)."""
+        if self.label_smoothing:
+            target = (1.0 - self.label_smoothing) * target + self.label_smoothing / output.shape[1]
+            target = target.astype(output.dtype, copy=False)
+        loss = -float(np.vdot(target, log_softmax(output))) / len(output)
+        return loss, (softmax(output) - target) / len(output)
 
     def _row_indices(self, batch_size):
         if len(self._rows) != batch_size:
             self._rows = np.arange(batch_size)
         return self._rows
 
+    def config(self):
+        return {"label_smoothing": self.label_smoothing}
 
-class CrossEntropy(Loss):
-    """L = -(1/N) Σ_n log p_n,y_n for outputs that are probabilities (after a Softmax layer); dL/dp = -y / (N p).
+
+class ProbabilityCrossEntropy(Loss):
+    """L = -(1/N) Σ_n log p_n,y_n for outputs that are already probabilities (after a Softmax layer);
+    dL/dp = -y / (N p). For raw scores (logits), as PyTorch's ``cross_entropy`` takes, use
+    ``SoftmaxCrossEntropy``.
 
     Probabilities are clipped to [eps, 1] first, so log(0) never happens.
     """
@@ -119,6 +151,9 @@ class CrossEntropy(Loss):
 
     def config(self):
         return {"eps": self.eps}
+
+
+CrossEntropy = ProbabilityCrossEntropy  # the name of earlier releases
 
 
 class BinaryCrossEntropy(Loss):
@@ -150,9 +185,10 @@ class BinaryCrossEntropy(Loss):
 
 LOSSES = {
     "quadratic": Quadratic,
-    "mse": Quadratic,
+    "mse": MeanSquaredError,
     "softmax_cross_entropy": SoftmaxCrossEntropy,
-    "cross_entropy": CrossEntropy,
+    "probability_cross_entropy": ProbabilityCrossEntropy,
+    "cross_entropy": ProbabilityCrossEntropy,  # the name of earlier releases, kept for saved settings
     "binary_cross_entropy": BinaryCrossEntropy,
 }
 

@@ -2,7 +2,7 @@
 
 ``Sequential`` applies its layers in order and backpropagates through them in reverse; being a ``Layer``
 itself, it nests. ``Network([784, 30, 10], activation="sigmoid")`` is the shorthand of the classic
-from-scratch projects: a stack of ``Linear`` layers with an activation after each.
+from-scratch projects: a ``Sequential`` of ``Linear`` layers with an activation after each.
 """
 import numpy as np
 
@@ -37,16 +37,6 @@ class Sequential(Layer):
             grad_out = layer.backward(grad_out)
         return grad_out
 
-    @property
-    def needs_input_grad(self):
-        return not self.layers or self.layers[0].needs_input_grad
-
-    @needs_input_grad.setter
-    def needs_input_grad(self, value):
-        # Only the first layer's input gradient can go unused; skipping it saves one matrix product.
-        if self.layers:
-            self.layers[0].needs_input_grad = value
-
     def train(self, mode=True):
         self.training = mode
         for layer in self.layers:
@@ -69,13 +59,22 @@ class Sequential(Layer):
         return self
 
     def predict_proba(self, x, batch_size=4096):
-        """Class probabilities in eval mode: softmax of the output, unless the rows already are probabilities."""
-        output = self.predict_output(x, batch_size)
-        if isinstance(self.layers[-1], ACTIVATIONS["softmax"]) or output.shape[1] == 1:
-            return output
-        if isinstance(self.layers[-1], ACTIVATIONS["sigmoid"]):
-            return output / output.sum(axis=1, keepdims=True)
-        return row_softmax(output)
+        """Class probabilities in eval mode: the softmax of the output when the network ends in raw scores
+        (logits), the output as it is when it ends in a ``Softmax`` or ``Sigmoid`` layer.
+
+        Any other final activation (ReLU, Tanh, ...) gives no probabilities: that is a ``ValueError``.
+        """
+        last = last_layer(self)
+        if isinstance(last, (ACTIVATIONS["softmax"], ACTIVATIONS["sigmoid"])):
+            return self.predict_output(x, batch_size)
+        if isinstance(last, tuple(ACTIVATIONS.values())):
+            raise ValueError(f"predict_proba: the network ends in {type(last).__name__}, whose outputs are not "
+                             f"probabilities; end it in raw scores (logits), Softmax or Sigmoid")
+        logits = self.predict_output(x, batch_size)
+        if logits.ndim != 2 or logits.shape[1] < 2:
+            raise ValueError(f"predict_proba: the softmax needs a row of at least 2 scores per example, got "
+                             f"output shape {logits.shape[1:]}; end a one-output network in Sigmoid")
+        return row_softmax(logits)
 
     def predict(self, x, batch_size=4096):
         """The most likely class of each row."""
@@ -84,13 +83,9 @@ class Sequential(Layer):
     def predict_output(self, x, batch_size=4096):
         """The raw output in eval mode, computed in batches in the model's dtype; the training mode is restored."""
         x = np.asarray(x).astype(self.dtype, copy=False)
-        was_training = self.training
-        self.eval()
-        try:
+        with self.mode(training=False):
             return np.concatenate([self.forward(x[start:start + batch_size])
                                    for start in range(0, max(len(x), 1), batch_size)])
-        finally:
-            self.train(was_training)
 
     def config(self):
         return {"layers": [{"type": type(layer).__name__, "config": layer.config()} for layer in self.layers]}
@@ -106,18 +101,43 @@ class Sequential(Layer):
 
     def __repr__(self):
         inner = ",\n".join("  " + repr(layer).replace("\n", "\n  ") for layer in self.layers)
-        return f"Sequential(\n{inner}\n)"
+        return f"{type(self).__name__}(\n{inner}\n)"
 
 
-def Network(sizes, activation="sigmoid", output="same", init="he", bias_init="zeros", dropout=0.0, rng=None,
-            dtype=np.float32):
+def last_layer(layer):
+    """The layer that computes the output, inside nested ``Sequential`` blocks (None for an empty one)."""
+    while isinstance(layer, Sequential):
+        if not layer.layers:
+            return None
+        layer = layer.layers[-1]
+    return layer
+
+
+@register_layer
+class Network(Sequential):
     """A ``Sequential`` of ``Linear`` layers of the given sizes, each followed by an activation.
 
     ``Network([784, 30, 10], activation="sigmoid", init="normal", bias_init="normal")`` is Nielsen's network:
     sigmoid on every layer, N(0, 1) weights and biases. ``output`` is the activation of the last layer:
     ``"same"`` (the hidden activation, as in the classic projects), any name in ``ACTIVATIONS``, or ``None``
-    for raw scores (logits, to train with ``SoftmaxCrossEntropy``).
+    for raw scores (logits, to train with ``SoftmaxCrossEntropy``). ``dropout`` > 0 puts a ``Dropout`` after
+    each hidden layer's activation. A saved ``Network`` is rebuilt from its layers, as a ``Sequential`` is:
+    ``Network(*layers)``.
     """
+
+    def __init__(self, sizes, *more_layers, activation="sigmoid", output="same", init="he", bias_init="zeros",
+                 dropout=0.0, rng=None, dtype=np.float32):
+        if isinstance(sizes, Layer) or (isinstance(sizes, (list, tuple)) and sizes
+                                        and all(isinstance(item, Layer) for item in sizes)):
+            super().__init__(sizes, *more_layers)   # rebuilt from a model file: the layers themselves
+            return
+        if more_layers:
+            raise TypeError(f"Network takes one list of sizes, got {len(more_layers) + 1} positional arguments")
+        super().__init__(linear_stack(sizes, activation, output, init, bias_init, dropout, rng, dtype))
+
+
+def linear_stack(sizes, activation, output, init, bias_init, dropout, rng, dtype):
+    """The layers of ``Network(sizes, ...)``: Linear, activation[, Dropout], ..., Linear[, output activation]."""
     sizes = [int(size) for size in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"Network needs at least two positive layer sizes, got {sizes}")
@@ -135,4 +155,4 @@ def Network(sizes, activation="sigmoid", output="same", init="he", bias_init="ze
             layers.append(ACTIVATIONS[name]())
         if dropout and not last:
             layers.append(Dropout(dropout, rng=rng))
-    return Sequential(layers)
+    return layers

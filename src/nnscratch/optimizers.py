@@ -87,13 +87,16 @@ class Adam(Optimizer):
 
     m ← β1 m + (1 - β1) g;   v ← β2 v + (1 - β2) g²
     θ ← θ - η · m̂ / (√v̂ + ε),   m̂ = m / (1 - β1^t),  v̂ = v / (1 - β2^t)
-    ``weight_decay`` λ is the L2 penalty (g ← g + λθ) unless ``decoupled``, where it shrinks the weights
-    directly, θ ← θ - ηλθ (AdamW).
+    ``betas`` = (β1, β2) set how far back each average reaches (about 1 / (1 - β) steps); a short run may
+    want shorter memories, (0.7, 0.9) say. ``weight_decay`` λ is the L2 penalty (g ← g + λθ) unless
+    ``decoupled``, where it shrinks the weights directly, θ ← θ - ηλθ (AdamW).
     """
 
     def __init__(self, model, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
         super().__init__(model, lr)
         self.beta1, self.beta2 = (float(beta) for beta in betas)
+        if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
+            raise ValueError(f"Adam's betas must lie in [0, 1), got ({self.beta1}, {self.beta2})")
         self.eps, self.weight_decay, self.decoupled = float(eps), float(weight_decay), bool(decoupled)
         self.t = 0
 

@@ -4,6 +4,9 @@ A layer maps a batch ``x`` (one example per row, batch first) to an output in ``
 turns the gradient of the loss with respect to that output into the gradient with respect to ``x``, filling
 ``grads`` for its own parameters on the way. Optimizers, and only they, change ``params``.
 """
+import functools
+from contextlib import contextmanager
+
 import numpy as np
 
 LAYERS = {}
@@ -22,16 +25,27 @@ class Layer:
 
     Subclasses fill in ``forward(x)``, ``backward(grad_out)`` and, when the constructor takes arguments,
     ``config()``. ``params`` and ``grads`` hold arrays under the same keys and shapes; ``buffers`` holds state
-    that is saved with the model but not trained (running statistics, say).
+    that is saved with the model but not trained (running statistics, say). A ``backward`` called before any
+    ``forward`` raises an error that names the layer: every subclass gets that check from ``__init_subclass__``.
     """
 
-    needs_input_grad = True
+    needs_input_grad = True  # False: backward may skip dL/dx, as for the first layer, whose x is the data
 
     def __init__(self):
         self.params = {}
         self.grads = {}
         self.buffers = {}
         self.training = True
+        self.forward_ran = False
+
+    def __init_subclass__(cls, **kwargs):
+        """Wrap the ``forward`` and ``backward`` that a subclass defines: forward notes that it ran, backward
+        checks that note first, so that no layer needs a line of its own for the check."""
+        super().__init_subclass__(**kwargs)
+        if callable(vars(cls).get("forward")):
+            cls.forward = noting_that_forward_ran(vars(cls)["forward"])
+        if callable(vars(cls).get("backward")):
+            cls.backward = checking_that_forward_ran(vars(cls)["backward"])
 
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} must implement forward(x)")
@@ -41,14 +55,6 @@ class Layer:
 
     def __call__(self, x):
         return self.forward(x)
-
-    def __getattr__(self, name):
-        # Only reached when normal lookup fails: most often a backward that reads what forward never saved.
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise AttributeError(
-            f"{type(self).__name__} has no attribute {name!r}; if backward needs it, call forward first"
-        )
 
     def config(self):
         """The constructor arguments that rebuild this layer (parameters are restored separately)."""
@@ -60,6 +66,17 @@ class Layer:
 
     def eval(self):
         return self.train(False)
+
+    @contextmanager
+    def mode(self, training):
+        """``with model.mode(training=False):`` runs the block in eval mode (or training mode) and puts the
+        mode the layer had back afterwards, even if the block raises."""
+        was_training = self.training
+        self.train(training)
+        try:
+            yield self
+        finally:
+            self.train(was_training)
 
     def slots(self):
         """Every trainable array as ``(dotted name, owning layer, key)``; optimizers read params and grads here."""
@@ -114,3 +131,23 @@ class Layer:
     def __repr__(self):
         arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items())
         return f"{type(self).__name__}({arguments})"
+
+
+def noting_that_forward_ran(forward):
+    @functools.wraps(forward)
+    def forward_that_notes(self, *args, **kwargs):
+        output = forward(self, *args, **kwargs)
+        self.forward_ran = True
+        return output
+    return forward_that_notes
+
+
+def checking_that_forward_ran(backward):
+    @functools.wraps(backward)
+    def backward_that_checks(self, *args, **kwargs):
+        if not getattr(self, "forward_ran", False):
+            name = type(self).__name__
+            raise RuntimeError(f"{name}.backward was called before {name}.forward: backward uses what forward "
+                               f"saved, so run forward on the batch first")
+        return backward(self, *args, **kwargs)
+    return backward_that_checks
