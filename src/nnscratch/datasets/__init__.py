@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .arrays import RawData, check_raw, digest
-from .cache import cache_info, cache_path, default_cache_dir, read_cache, write_cache
+from .cache import (cache_info, cache_path, check_cache_writable, check_identity, default_cache_dir, read_cache,
+                    write_cache)
 from .http_download import download
 from .errors import DataError
 from .lines import LINE_CLASS_NAMES, make_lines
@@ -42,7 +43,9 @@ def fetch(name="mnist", path=None, cache_dir=None, download=True, report=None, r
     spec = get_spec(name)
     report = report or (lambda line: None)
     if path is not None:
-        return read_path(path, spec), f"files at {path}"
+        raw = read_path(path, spec)
+        check_identity(raw, spec, path)
+        return raw, f"files at {path}"
     attempts = []
     location = cache_path(spec.name, cache_dir)
     try:
@@ -52,6 +55,8 @@ def fetch(name="mnist", path=None, cache_dir=None, download=True, report=None, r
         attempts.append(f"cache {location}: not there")
     except DataError as error:
         attempts.append(f"cache: {error}")
+    if require_cache and download:
+        check_cache_writable(spec.name, cache_dir)  # before any download, not after it
     if not download:
         attempts.append("downloads: not tried (download=False)")
     else:

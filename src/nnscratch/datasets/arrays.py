@@ -21,19 +21,33 @@ class RawData(NamedTuple):
 
 
 def check_images(x, name, part):
-    """Return ``x`` as uint8 (N, 28, 28); (N, 784) rows are reshaped; other integers must lie in 0..255."""
+    """Return ``x`` as uint8 (N, 28, 28); (N, 784) rows are reshaped; other integers must lie in 0..255, floats
+    in [0, 1] (they are scaled by 255 and rounded)."""
     x = np.asarray(x)
     if x.ndim == 2 and x.shape[1] == IMAGE_SIDE * IMAGE_SIDE:
         x = x.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
     if x.ndim != 3 or x.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
         raise DataError(f"{name}: expected {part} images of shape (N, 28, 28) or (N, 784), got {x.shape}")
+    if x.dtype.kind == "f":
+        return float_images_as_uint8(x, name, part)
     if x.dtype != np.uint8:
         if x.dtype.kind not in "iu":
-            raise DataError(f"{name}: expected {part} images as integers 0..255, got dtype {x.dtype}")
+            raise DataError(f"{name}: expected {part} images as integers 0..255 or floats in [0, 1], got dtype "
+                            f"{x.dtype}")
         if x.size and (x.min() < 0 or x.max() > 255):
             raise DataError(f"{name}: {part} pixel values must lie in 0..255, found {x.min()}..{x.max()}")
         x = x.astype(np.uint8)
     return x
+
+
+def float_images_as_uint8(x, name, part):
+    """Float images in [0, 1] (pixels / 255, as many libraries keep them) back as uint8 0..255, rounded."""
+    if x.size and not np.isfinite(x).all():
+        raise DataError(f"{name}: {part} images hold NaN or infinite values")
+    if x.size and (x.min() < 0 or x.max() > 1):
+        raise DataError(f"{name}: float {part} pixel values must lie in [0, 1], found {x.min():g}..{x.max():g} "
+                        f"(integers 0..255 are also accepted)")
+    return np.rint(x * 255).astype(np.uint8)
 
 
 def check_labels(y, count, num_classes, name, part, offset=0):

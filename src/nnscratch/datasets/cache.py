@@ -5,6 +5,7 @@ Each file also records where its content came from and a SHA-256 of the arrays, 
 can say whether what is cached is intact. Files are written to a temporary name and renamed into place.
 """
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,31 @@ def read_cache(name, cache_dir=None):
     return raw, str(arrays.get("source", "unknown"))
 
 
+def known_as(raw):
+    """The name of the published data set whose content ``raw`` is (by ``KNOWN_DIGESTS``), or None."""
+    actual = digest(raw)
+    return next((name for name, known in KNOWN_DIGESTS.items() if known == actual), None)
+
+
+def check_identity(raw, spec, where):
+    """Refuse data offered as ``spec`` whose content is another published data set (MNIST as Fashion-MNIST)."""
+    known = known_as(raw)
+    if known is not None and known != spec.name:
+        raise DataError(f"{where}: this is the published {known} data set, not {spec.name}")
+
+
+def check_cache_writable(name, cache_dir=None):
+    """Raise DataError when the cache file of ``name`` could not be written: checked before a download."""
+    path = cache_path(name, cache_dir)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as error:
+        raise DataError(f"cannot write the cache file {path} ({error.strerror or error}); set NNSCRATCH_DATA "
+                        f"to a writable directory (nothing was downloaded)") from None
+
+
 def write_cache(name, raw, source, cache_dir=None):
     """Store ``raw`` as the cached copy of data set ``name``; return the path written."""
     path = cache_path(name, cache_dir)
@@ -75,6 +101,8 @@ def verify_cache_file(path):
         entry["status"] = "damaged: its content does not match the checksum recorded when it was written"
     elif KNOWN_DIGESTS.get(path.stem) == actual:
         entry["status"] = "verified: identical to the published data set"
+    elif known_as(raw) not in (None, path.stem):
+        entry["status"] = f"wrong data: this is the published {known_as(raw)} data set, not {path.stem}"
     elif path.stem in KNOWN_DIGESTS:
         entry["status"] = "intact, but differs from the published data set"
     else:

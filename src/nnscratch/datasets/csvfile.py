@@ -1,9 +1,11 @@
 """MNIST as CSV, the Kaggle way: one image per line, the label first and then 784 pixel values 0..255.
 
 The header is ``label,1x1,1x2,...,28x28`` (the Kaggle "MNIST in CSV" files) or ``label,pixel0,...,pixel783``
-(the Kaggle "Digit Recognizer" files); a file without a header also loads. Parsing is vectorised over the
-bytes of the file: every cell must be a whole number of at most three digits, and every line must have 785
-cells, or the error says which line and column is wrong.
+(the Kaggle "Digit Recognizer" files); a file without a header also loads. The Digit Recognizer's test.csv
+has no labels (``pixel0,...,pixel783``): ``csv_has_labels`` tells the two kinds apart, and ``parse_csv(...,
+labelled=False)`` reads it. Parsing is vectorised over the bytes of the file: every cell must be a whole number of
+at most three digits, and every line must have 785 cells (784 without labels), or the error says which line and
+column is wrong.
 """
 import numpy as np
 
@@ -15,17 +17,29 @@ COMMA, NEWLINE, ZERO = ord(","), ord("\n"), ord("0")
 KAGGLE_HEADER = "label," + ",".join(f"{row}x{col}" for row in range(1, 29) for col in range(1, 29))
 
 
-def parse_csv(data, name="CSV data"):
-    """Decode CSV bytes into (pixels int64 (N, 784), labels int64 (N,))."""
+def csv_has_labels(data):
+    """Whether CSV bytes hold a label before the 784 pixels of each row: by the header ("label" first, or 784
+    columns), or for a file without a header by the number of cells in its first line."""
+    first_line = bytes(data[:20000]).split(b"\n", 1)[0].strip()
+    cells = first_line.split(b",")
+    if cells[0].strip().lower() in (b"label", b'"label"'):
+        return True
+    return len(cells) != COLUMNS - 1
+
+
+def parse_csv(data, name="CSV data", labelled=True):
+    """Decode CSV bytes into (pixels int64 (N, 784), labels int64 (N,)); with ``labelled=False`` (rows of 784
+    pixels only, as the Digit Recognizer's test.csv) the labels are None."""
+    columns = COLUMNS if labelled else COLUMNS - 1
     text = np.frombuffer(data, np.uint8)
     text = text[text != ord("\r")]
     first_line_end = int(np.argmax(text == NEWLINE)) if NEWLINE in text else len(text)
     line_offset = 1
     if len(text) and not (ZERO <= text[0] <= ZERO + 9):  # a header line
         header_cells = int(np.count_nonzero(text[:first_line_end] == COMMA)) + 1
-        if header_cells != COLUMNS:
-            raise DataError(f"{name}: the header has {header_cells} columns, expected {COLUMNS} "
-                            f"(label and 784 pixels)")
+        if header_cells != columns:
+            raise DataError(f"{name}: the header has {header_cells} columns, expected {columns} "
+                            f"({'label and ' if labelled else ''}784 pixels)")
         text, line_offset = text[first_line_end + 1:], 2
     end = len(text)
     while end and text[end - 1] in (NEWLINE, ord(" ")):
@@ -33,7 +47,8 @@ def parse_csv(data, name="CSV data"):
     if end == 0:
         raise DataError(f"{name}: no data rows")
     text = np.append(text[:end], np.uint8(NEWLINE))
-    return _parse_body(text, name, line_offset)
+    table = _parse_body(text, name, line_offset, columns)
+    return (table[:, 1:], table[:, 0]) if labelled else (table, None)
 
 
 def _locate(text, position, line_offset):
@@ -44,7 +59,7 @@ def _locate(text, position, line_offset):
     return line + line_offset, column
 
 
-def _parse_body(text, name, line_offset):
+def _parse_body(text, name, line_offset, columns):
     is_separator = (text == COMMA) | (text == NEWLINE)
     is_digit = (text >= ZERO) & (text <= ZERO + 9)
     bad = np.flatnonzero(~(is_separator | is_digit))
@@ -59,10 +74,10 @@ def _parse_body(text, name, line_offset):
     lengths = ends - starts
     line_ends = np.flatnonzero(text[ends] == NEWLINE)
     cells_per_line = np.diff(np.concatenate([[-1], line_ends]))
-    wrong = np.flatnonzero(cells_per_line != COLUMNS)
+    wrong = np.flatnonzero(cells_per_line != columns)
     if wrong.size:
         raise DataError(f"{name}: line {wrong[0] + line_offset} has {cells_per_line[wrong[0]]} columns, "
-                        f"expected {COLUMNS} (label and 784 pixels)")
+                        f"expected {columns} ({'label and ' if columns == COLUMNS else ''}784 pixels)")
     for problem, mask in (("an empty cell", lengths == 0), ("a number above 255", lengths > 3)):
         if mask.any():
             line, column = _locate(text, starts[np.argmax(mask)], line_offset)
@@ -71,14 +86,13 @@ def _parse_body(text, name, line_offset):
     values = digits[ends - 1]
     values += np.where(lengths >= 2, 10 * digits[np.maximum(ends - 2, 0)], 0)
     values += np.where(lengths >= 3, 100 * digits[np.maximum(ends - 3, 0)], 0)
-    table = values.astype(np.int64).reshape(-1, COLUMNS)
-    return table[:, 1:], table[:, 0]
+    return values.astype(np.int64).reshape(-1, columns)
 
 
-def read_csv(path):
-    """Read a CSV file of MNIST rows: (pixels (N, 784), labels (N,))."""
+def read_csv(path, labelled=True):
+    """Read a CSV file of MNIST rows: (pixels (N, 784), labels (N,) or None when ``labelled`` is false)."""
     with open(path, "rb") as file:
-        return parse_csv(file.read(), str(path))
+        return parse_csv(file.read(), str(path), labelled)
 
 
 def encode_csv(x, y, header=KAGGLE_HEADER):

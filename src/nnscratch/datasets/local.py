@@ -1,22 +1,26 @@
 """Reading a data set from files the user names: IDX (gz or plain, either naming), Kaggle CSV (plain or in a
 .zip), Keras' ``mnist.npz`` or Nielsen's ``mnist.pkl.gz``.
 
-``read_path(path, spec)`` accepts a directory holding any of these, or one file (a CSV file is paired with
-the file of the same name with "train" and "test" swapped). Whatever the format, the result is checked and
-returned as RawData: uint8 images, int64 labels from 0.
+``read_path(path, spec)`` accepts a directory holding any of these (or a single .zip of any name, as Kaggle
+downloads arrive: ``archive.zip``), or one file (a CSV file is paired with the file of the same name with
+"train" and "test" swapped). The Kaggle "Digit Recognizer" files are a labelled train.csv and a test.csv without
+labels (for ``nnscratch predict``): the last ``HELD_OUT_SHARE`` of train.csv becomes the test split. Whatever
+the format, the result is checked and returned as RawData: uint8 images, int64 labels from 0.
 """
 import gzip
+import hashlib
 import zipfile
 from pathlib import Path
 
 from .arrays import check_raw
-from .csvfile import parse_csv, read_csv
+from .csvfile import csv_has_labels, parse_csv, read_csv
 from .errors import DataError
 from .idx import parse_idx, read_idx
 from .npz import read_npz
 from .safe_pickle import read_nielsen_pickle
 
 CSV_PAIRS = (("mnist_train.csv", "mnist_test.csv"), ("train.csv", "test.csv"))
+HELD_OUT_SHARE = 1 / 7    # of a labelled CSV without a labelled test file: MNIST's own 10,000 of 70,000
 
 
 def idx_candidates(prefix, part):
@@ -46,26 +50,61 @@ def raw_from_arrays(x_train, y_train, x_test, y_test, spec, name, from_idx=False
 
 
 def read_idx_files(paths, spec):
+    check_published_files(paths, spec)
     arrays = [read_idx(path) for path in paths]
     return raw_from_arrays(*arrays, spec, str(paths[0].parent), from_idx=True)
 
 
+def check_published_files(paths, spec):
+    """Refuse the four IDX files when their SHA-256s are those published for another data set (MNIST's files
+    offered as Fashion-MNIST, say): the arrays alone cannot tell the two apart."""
+    from .sources import DATASETS
+    published = {remote.sha256: other.name for other in DATASETS.values() for remote in other.idx_files}
+    owners = set()
+    for path in paths:
+        with open(path, "rb") as file:
+            owners.add(published.get(hashlib.sha256(file.read()).hexdigest()))
+    if len(owners) == 1 and None not in owners and spec.name not in owners:
+        raise DataError(f"{paths[0].parent}: these are the published {owners.pop()} files (by their SHA-256), not "
+                        f"{spec.name}")
+
+
 def read_csv_pair(train_path, test_path, spec):
-    x_train, y_train = read_csv(train_path)
-    x_test, y_test = read_csv(test_path)
-    return raw_from_arrays(x_train, y_train, x_test, y_test, spec, str(train_path.parent))
+    """A labelled training CSV and its test CSV; a test CSV without labels (or none) means the test split is
+    held out of the training file."""
+    test = None
+    if test_path is not None and test_path.is_file():
+        with open(test_path, "rb") as file:
+            data = file.read()
+        test = parse_csv(data, str(test_path)) if csv_has_labels(data) else None
+    return raw_from_csv(read_csv(train_path), test, spec, str(train_path))
+
+
+def raw_from_csv(train, test, spec, name):
+    """RawData from a labelled training CSV's (pixels, labels) and the test CSV's, or, when ``test`` is None,
+    with the last ``HELD_OUT_SHARE`` of the training rows as the test split."""
+    x_train, y_train = train
+    if test is None:
+        if len(x_train) < 2:
+            raise DataError(f"{name}: {len(x_train)} labelled row(s); at least two are needed to hold out a test "
+                            f"split (the other CSV has no labels)")
+        cut = len(x_train) - max(1, round(HELD_OUT_SHARE * len(x_train)))
+        test, (x_train, y_train) = (x_train[cut:], y_train[cut:]), (x_train[:cut], y_train[:cut])
+    return raw_from_arrays(x_train, y_train, *test, spec, name)
 
 
 def read_zip(path, spec):
-    """A .zip holding the CSV pair or the four IDX files, at any folder depth."""
+    """A .zip holding the CSV pair (or a labelled train.csv alone) or the four IDX files, at any folder depth."""
     try:
         with zipfile.ZipFile(path) as archive:
             members = {Path(member).name: member for member in archive.namelist() if not member.endswith("/")}
             for train_name, test_name in CSV_PAIRS:
-                if train_name in members and test_name in members:
-                    x_train, y_train = parse_csv(archive.read(members[train_name]), f"{path}!{train_name}")
-                    x_test, y_test = parse_csv(archive.read(members[test_name]), f"{path}!{test_name}")
-                    return raw_from_arrays(x_train, y_train, x_test, y_test, spec, str(path))
+                if train_name in members:
+                    train = parse_csv(archive.read(members[train_name]), f"{path}!{train_name}")
+                    test_data = archive.read(members[test_name]) if test_name in members else None
+                    test = (parse_csv(test_data, f"{path}!{test_name}")
+                            if test_data is not None and csv_has_labels(test_data) else None)
+                    return raw_from_csv(train, test, spec, str(path))
             arrays = []
             for part in ("train-images", "train-labels", "t10k-images", "t10k-labels"):
                 if spec.idx_prefix and part.startswith("t10k"):
@@ -104,9 +143,10 @@ def read_file(path, spec):
         return read_zip(path, spec)
     if name.endswith(".csv"):
         partner = path.with_name(name.replace("train", "\0").replace("test", "train").replace("\0", "test"))
-        if partner == path or not partner.is_file():
-            raise DataError(f"{path}: a CSV file needs its partner for the other split ({partner.name} was not found)")
         train, test = (path, partner) if "train" in name else (partner, path)
+        if not train.is_file() or train == test:
+            raise DataError(f"{path}: a CSV file of test images needs its training partner ({partner.name} was "
+                            f"not found); a CSV without labels is for nnscratch predict")
         return read_csv_pair(train, test, spec)
     if "ubyte" in name:
         paths = find_idx_files(path.parent, spec)
@@ -133,11 +173,17 @@ def read_path(path, spec):
     if paths is not None:
         return read_idx_files(paths, spec)
     for train_name, test_name in CSV_PAIRS:
-        if (path / train_name).is_file() and (path / test_name).is_file():
+        if (path / train_name).is_file():
             return read_csv_pair(path / train_name, path / test_name, spec)
     for name in (f"{spec.name}.npz", "mnist.npz", f"{spec.name}.zip", "mnist.zip", "mnist.pkl.gz", "mnist.pkl"):
         if (path / name).is_file() and (spec.name == "mnist" or spec.name in name):
             return read_file(path / name, spec)
+    zips = sorted(candidate for candidate in path.glob("*.zip") if candidate.is_file())
+    if len(zips) == 1:  # a download with a name of its own, such as Kaggle's archive.zip
+        return read_zip(zips[0], spec)
+    if zips:
+        raise DataError(f"{path}: found {len(zips)} zip files ({', '.join(found.name for found in zips)}) and no "
+                        f"{spec.name} files beside them; pass the one to read with --data {path / zips[0].name}")
     raise DataError(f"{path}: found no {spec.name} files; expected the IDX files {', '.join(_idx_names(spec))} "
                     f"(.gz or plain, '-idx' or '.idx' naming), mnist_train.csv and mnist_test.csv, a .zip of "
                     f"those, {spec.name}.npz or mnist.pkl.gz")
