@@ -33,7 +33,7 @@ def squares(n, rng):
 
 
 @pytest.fixture
-def digits(monkeypatch):
+def digits(use_loader):
     """Replace the data loader by 240 / 60 / 100 square images, flat or (N, 1, 28, 28) as the network asks."""
     requests = []
 
@@ -46,7 +46,7 @@ def digits(monkeypatch):
         return common.TrainingData("mnist", [str(digit) for digit in range(10)], splits[0],
                                    splits[1] if settings["validation_size"] else None, splits[2])
 
-    monkeypatch.setattr(common, "load_data", load)
+    use_loader(load)
     return requests
 
 
@@ -57,11 +57,16 @@ def train_cnn(tmp_path, *extra, name="cnn.npz"):
 def test_cnn_trains_on_images_and_saves_its_input_shape(tmp_path, digits, capsys):
     assert train_cnn(tmp_path, "--batch-norm", "--augment", "affine") == 0
     out = capsys.readouterr().out
+    banner = " ".join(line.strip() for line in out.split("Training for")[0].splitlines())
     assert ("Input (m, 1, 28, 28) --> Conv2D (m, 32, 24, 24) --> BatchNorm --> MaxPool2D (m, 32, 12, 12) --> "
-            "ReLU --> Conv2D (m, 64, 8, 8)") in out, out
-    assert "Flatten (m, 1024) --> Linear (m, 16) --> BatchNorm --> ReLU --> Linear (m, 10) --> Output (m, 10)" in out
-    assert "train (240, 1, 28, 28) labels (240,)" in out
-    assert "hidden 16, batch norm True" in out and "augment affine" in out
+            "ReLU --> Conv2D (m, 64, 8, 8)") in banner, out
+    assert ("Flatten (m, 1024) --> Linear (m, 16) --> BatchNorm --> ReLU --> Linear (m, 10) --> Output (m, 10)"
+            in banner)
+    assert "train (240, 1, 28, 28) labels (240,)" in banner
+    assert "hidden 16, batch-norm True" in banner and "augment affine" in banner and "momentum" not in banner
+    assert max(len(line) for line in out.split("Training for")[0].splitlines()) <= 100, "the banner wraps"
+    for line in out.split("Training for")[0].splitlines():
+        assert not line.rstrip().endswith(("(m,", "Conv2D", "MaxPool2D")), f"broken inside a layer: {line!r}"
     assert len([line for line in out.splitlines() if line.startswith("Epoch ")]) == 2
     model, metadata = load_model(tmp_path / "cnn.npz")
     assert metadata["input_shape"] == [1, 28, 28] and "(1, rows, columns)" in metadata["preprocessing"]
@@ -187,7 +192,7 @@ def test_resumed_cnn_run_matches_one_go(tmp_path, digits, capsys):
     (["--layers", "784,30,10"], "--layers sets the sizes of an mlp; the cnn's are fixed but for --hidden"),
     (["--architecture", "rnn"], "--architecture must be mlp or cnn, got 'rnn'"),
     (["--augment", "wobble"], "--augment expects a number of pixels or 'affine', got 'wobble'"),
-    (["--augment", "-1"], "--augment must be >= 0 pixels, got -1"),
+    (["--augment", "-1"], "--augment must be 0 to 8 pixels (or 'affine'), got -1"),
     (["--hidden", "0"], "--hidden must be at least 1, got 0"),
     (["--print-every", "0"], "--print-every must be at least 1, got 0"),
 ])

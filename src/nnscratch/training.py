@@ -8,9 +8,11 @@ and ``batch_size=1`` per-example SGD.
 import math
 import time
 from collections import namedtuple
+from contextlib import contextmanager
 
 import numpy as np
 
+from .callbacks import Callback, EarlyStopping, MeasureEachEpoch, TrainingState
 from .initializers import as_generator
 from .metrics import count_correct
 
@@ -18,20 +20,7 @@ Evaluation = namedtuple("Evaluation", "loss accuracy correct total")
 
 
 class DivergenceError(FloatingPointError):
-    """The loss became NaN or infinite: training has diverged."""
-
-
-class Callback:
-    """Hooks that ``fit`` calls as it goes; override the ones you need (each does nothing here)."""
-
-    def on_epoch_begin(self, epoch, steps):
-        pass
-
-    def on_batch_end(self, epoch, step, loss):
-        pass
-
-    def on_epoch_end(self, record):
-        pass
+    """The loss became NaN or infinite, or exploded far above where it started: training has diverged."""
 
 
 class History:
@@ -65,7 +54,7 @@ class History:
         return history
 
 
-def train_step(model, loss, optimizer, x, y):
+def train_step(model, x, y, loss, optimizer):
     """Forward, loss, backward, update. Returns the batch's mean loss and the model's output."""
     output = model.forward(x)
     value, grad_output = loss(output, y)
@@ -81,24 +70,20 @@ def evaluate(model, x, y, loss=None, batch_size=1024):
 
 def measure(model, x, y, loss=None, batch_size=1024):
     """``evaluate`` for data already checked."""
-    was_training = model.training
-    model.eval()
     total_loss, correct = 0.0, 0
-    try:
+    with model.mode(training=False):
         for start in range(0, len(x), batch_size):
             output = model.forward(x[start:start + batch_size])
             target = y[start:start + batch_size]
             if loss is not None:
                 total_loss += loss.value(output, target) * len(output)
             correct += count_correct(output, target)
-    finally:
-        model.train(was_training)
     total = len(x)
     return Evaluation(total_loss / total if loss is not None else math.nan, correct / total, correct, total)
 
 
 def fit(model, x, y, loss, optimizer, epochs=10, batch_size=32, shuffle=True, validation_data=None,
-        patience=None, callback=None, rng=None, history=None, transform=None):
+        patience=None, callbacks=(), rng=None, history=None, transform=None):
     """Train ``model`` on ``(x, y)`` with mini-batch gradient descent and return its ``History``.
 
     Parameters
@@ -108,93 +93,122 @@ def fit(model, x, y, loss, optimizer, epochs=10, batch_size=32, shuffle=True, va
     epochs : passes over the data; with ``history`` given, numbering (and early stopping) continues where it ended.
     batch_size : examples per step; ``len(x)`` for full-batch descent, 1 for per-example SGD.
     shuffle : draw a new order each epoch from ``rng``; otherwise take the batches in file order.
-    validation_data : ``(x_val, y_val)``, measured after every epoch.
-    patience : stop after this many epochs without a lower validation loss, and restore the best weights.
-    callback : a ``Callback`` told of each batch and epoch (the loop itself never prints).
+    validation_data : ``(x_val, y_val)``, measured after every epoch (``val_loss``, ``val_accuracy``, ...).
+    patience : shorthand for ``EarlyStopping("val_loss", patience)``: stop after this many epochs without a
+        lower validation loss and put the best weights back.
+    callbacks : ``Callback`` objects (or one), called in order with the ``TrainingState`` (see ``callbacks``).
     rng : a ``np.random.Generator`` or seed for shuffling; the same seed gives the same run, bit for bit.
     transform : ``transform(x_batch, rng) -> x_batch`` applied to each training batch (data augmentation).
 
-    Raises ``DivergenceError`` when the loss becomes NaN or infinite. Ctrl-C ends training at once; the history is returned with ``interrupted`` set (and the best weights restored, with validation).
+    Raises ``DivergenceError`` when the loss becomes NaN or infinite or explodes. Ctrl-C ends training at once:
+    the history is returned with ``interrupted`` set, and the callbacks' ``on_train_end`` still runs.
     """
     x, y = check_data(model, x, y)
-    if validation_data is not None:
-        validation_data = check_data(model, *validation_data)
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if patience is not None and validation_data is None:
         raise ValueError("early stopping (patience) needs validation_data")
+    callbacks = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
+    if validation_data is not None:
+        callbacks.insert(0, MeasureEachEpoch("val", *check_data(model, *validation_data), measure))
+    if patience is not None:
+        callbacks.append(EarlyStopping("val_loss", patience))
     rng = as_generator(rng)
-    callback = callback or Callback()
     history = history if history is not None else History()
-    batch_size = min(int(batch_size), len(x))
-    steps = math.ceil(len(x) / batch_size)
-    first_epoch = len(history)
-    best_loss, best_state, waited = best_so_far(history)
-
-    was_training = model.training
-    model.train()
-    needed_input_grad = model.needs_input_grad
-    model.needs_input_grad = False
-    try:
-        for epoch in range(first_epoch, first_epoch + epochs):
-            started = time.perf_counter()
-            order = rng.permutation(len(x)) if shuffle else None
-            callback.on_epoch_begin(epoch, steps)
-            total_loss, correct = 0.0, 0
-            for step in range(steps):
-                optimizer.set_epoch(epoch + step / steps)
-                rows = slice(step * batch_size, (step + 1) * batch_size)
-                if order is None:
-                    x_batch, y_batch = x[rows], y[rows]
-                else:
-                    x_batch, y_batch = x.take(order[rows], axis=0), y.take(order[rows], axis=0)
-                if transform is not None:
-                    x_batch = transform(x_batch, rng)
-                value, output = train_step(model, loss, optimizer, x_batch, y_batch)
-                if not math.isfinite(value):
-                    raise DivergenceError(
-                        f"the loss became {value} at epoch {epoch + 1}, step {step + 1} with learning rate "
-                        f"{optimizer.lr:g}: training diverged; try a smaller learning rate"
-                    )
-                total_loss += value * len(x_batch)
-                correct += count_correct(output, y_batch)
-                callback.on_batch_end(epoch, step, value)
-            record = {"epoch": epoch + 1, "loss": total_loss / len(x), "accuracy": correct / len(x),
-                      "lr": optimizer.lr}
-            if validation_data is not None:
-                result = measure(model, *validation_data, loss=loss)
-                record.update(val_loss=result.loss, val_accuracy=result.accuracy,
-                              val_correct=result.correct, val_total=result.total)
-            record["seconds"] = time.perf_counter() - started
-            history.append(record)
-            callback.on_epoch_end(record)
-            if validation_data is not None and patience is not None:
-                if record["val_loss"] < best_loss:
-                    best_loss, best_state, waited = record["val_loss"], model.state_dict(), 0
-                    history.best_epoch = record["epoch"]
-                else:
-                    waited += 1
-                    if waited >= patience:
-                        history.stopped_early = True
-                        break
-    except KeyboardInterrupt:
-        history.interrupted = True
-    finally:
-        model.needs_input_grad = needed_input_grad
-        model.train(was_training)
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    state = TrainingState(model, optimizer, loss, history, first_epoch=len(history),
+                          last_epoch=len(history) + epochs, batch_size=min(int(batch_size), len(x)))
+    state.epoch = state.first_epoch
+    divergence = DivergenceWatch()
+    notify(callbacks, "on_train_begin", state)
+    with model.mode(training=True), data_gradient_skipped(model), np.errstate(over="ignore", invalid="ignore"):
+        try:
+            while state.epoch < state.last_epoch and not state.stop:
+                order = rng.permutation(len(x)) if shuffle else None
+                record = train_epoch(state, x, y, order, rng, transform, callbacks, divergence)
+                if record is None:  # stopped within the epoch
+                    history.interrupted = True
+                    break
+                history.append(record)
+                notify(callbacks, "on_epoch_end", state)
+                state.epoch += 1
+        except KeyboardInterrupt:
+            history.interrupted = True
+    notify(callbacks, "on_train_end", state)
     return history
 
 
-def best_so_far(history):
-    """Early stopping's starting point when a run goes on: the lowest validation loss in ``history`` and the
-    epochs since it (the weights of an earlier call are not kept here, so only a new best is restored)."""
-    losses = [loss for loss in history["val_loss"] if loss is not None]
-    if not losses:
-        return math.inf, None, 0
-    best = min(losses)
-    return best, None, len(history) - 1 - history["val_loss"].index(best)
+def train_epoch(state, x, y, order, rng, transform, callbacks, divergence):
+    """One pass over the data in batches of ``state.batch_size`` (read afresh at every batch); the epoch's record,
+    or None when a callback stopped training before the epoch ended."""
+    started, count = time.perf_counter(), len(x)
+    state.step, state.position, state.record = 0, 0, {}
+    state.steps = math.ceil(count / state.batch_size)
+    total_loss, correct = 0.0, 0
+    notify(callbacks, "on_epoch_begin", state)
+    while state.position < count:
+        notify(callbacks, "on_batch_begin", state)
+        if state.stop:
+            return None
+        rows = slice(state.position, state.position + state.batch_size)
+        x_batch, y_batch = (x[rows], y[rows]) if order is None else (x.take(order[rows], axis=0),
+                                                                     y.take(order[rows], axis=0))
+        if transform is not None:
+            x_batch = transform(x_batch, rng)
+        state.optimizer.set_epoch(state.epoch + state.position / count)
+        value, output = train_step(state.model, x_batch, y_batch, state.loss, state.optimizer)
+        divergence.check(value, state)
+        total_loss += value * len(x_batch)
+        correct += count_correct(output, y_batch)
+        state.batch_loss, state.step, state.position = value, state.step + 1, state.position + len(x_batch)
+        notify(callbacks, "on_batch_end", state)
+    state.record = {"epoch": state.epoch + 1, "loss": total_loss / count, "accuracy": correct / count,
+                    "lr": state.optimizer.lr, "seconds": time.perf_counter() - started}
+    return state.record
+
+
+def notify(callbacks, hook, state):
+    for callback in callbacks:
+        getattr(callback, hook)(state)
+
+
+class DivergenceWatch:
+    """Training has diverged when a batch's loss is NaN or infinite, or when the loss, smoothed over about 20
+    batches, has grown to ``factor`` times where it started (the mean of the first batches): a learning rate far
+    too large sends the loss to 1e18 while the weights stay finite."""
+
+    def __init__(self, factor=100.0, warmup=5, smoothing=0.1):
+        self.factor, self.warmup, self.smoothing = factor, warmup, smoothing
+        self.start, self.smoothed, self.seen = 0.0, None, 0
+
+    def check(self, value, state):
+        if not math.isfinite(value):
+            self.fail(f"the loss became {value}", state)
+        self.seen += 1
+        if self.seen <= self.warmup:
+            self.start += (value - self.start) / self.seen
+        self.smoothed = value if self.smoothed is None else self.smoothed + self.smoothing * (value - self.smoothed)
+        if self.seen > self.warmup and self.smoothed > self.factor * max(self.start, 1e-3):
+            self.fail(f"the loss grew from {self.start:.4g} to {self.smoothed:.4g}", state)
+
+    @staticmethod
+    def fail(what, state):
+        raise DivergenceError(f"{what} at epoch {state.epoch + 1}, step {state.step + 1} with learning rate "
+                              f"{state.optimizer.lr:g}: training diverged; try a smaller learning rate")
+
+
+@contextmanager
+def data_gradient_skipped(model):
+    """During training the gradient with respect to the data itself is never used, so the first layer need not
+    compute it (for a dense first layer that is one matrix product fewer per step)."""
+    first = model
+    while getattr(first, "layers", None):  # the first leaf layer of nested Sequentials
+        first = first.layers[0]
+    needed = first.needs_input_grad
+    first.needs_input_grad = False
+    try:
+        yield
+    finally:
+        first.needs_input_grad = needed
 
 
 def check_data(model, x, y):

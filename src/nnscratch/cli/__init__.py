@@ -10,7 +10,7 @@ import sys
 
 from .. import __version__
 
-COMMAND_MODULES = ["train", "evaluate", "presets", "data", "predict", "plot", "export", "import_model", "draw"]  # module names inside nnscratch.cli, each with add_parser(subparsers)
+COMMAND_MODULES = ["train", "evaluate", "presets", "data", "predict", "plot", "export", "import_model", "draw", "explain"]  # module names inside nnscratch.cli, each with add_parser(subparsers)
 
 EXIT_USAGE = 2
 
@@ -41,11 +41,15 @@ def main(argv=None):
     if not getattr(args, "run", None):
         parser.print_help()
         return EXIT_USAGE
+    from ..runs import SettingsError
     try:
         return args.run(args) or 0
     except KeyboardInterrupt:
         print("nnscratch: interrupted", file=sys.stderr)
         return 130
+    except SettingsError as error:
+        print(f"nnscratch {args.command}: error: {error.as_flags()}", file=sys.stderr)
+        return EXIT_USAGE
     except (CommandError, ValueError, TypeError, KeyError, OSError, FloatingPointError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"nnscratch {args.command}: error: {message}", file=sys.stderr)

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 from tabulate import tabulate
 
-from ..training import Callback
+from ..callbacks import Callback
 
 
 def percent(fraction):
@@ -24,17 +24,14 @@ def architecture_line(model, input_shape):
     """
     shape = (int(input_shape),) if isinstance(input_shape, (int, np.integer)) else tuple(input_shape)
     parts = [f"Input {batch_shape(shape)}"]
-    x, was_training = np.zeros((1, *shape), dtype=model.dtype), model.training
-    model.eval()
-    try:
+    x = np.zeros((1, *shape), dtype=model.dtype)
+    with model.mode(training=False):
         for layer in model:
             before, x = x.shape, layer.forward(x)
             if x.shape != before:
                 parts.append(f"{type(layer).__name__} {batch_shape(x.shape[1:])}")
             else:
                 parts.append(repr(layer) if layer.config() and not layer.params else type(layer).__name__)
-    finally:
-        model.train(was_training)
     parts.append(f"Output {batch_shape(x.shape[1:])}")
     return " --> ".join(parts)
 
@@ -43,21 +40,45 @@ def batch_shape(shape):
     return "(m, " + ", ".join(map(str, shape)) + ")"
 
 
-def banner(model, data, settings, out=None):
-    """Architecture, data shapes and hyperparameters, before training starts."""
-    lines = ["nnscratch: training a neural network from scratch with NumPy", "",
-             f"Architecture     {architecture_line(model, data.train[0].shape[1:])}",
-             f"                 {model.num_parameters():,} parameters",
-             f"Data             {data.name}: " + ", ".join(
-                 f"{split} {x.shape} labels {y.shape}" for split, (x, y) in data.splits() if x is not None)]
-    cnn = settings.get("architecture") == "cnn"
-    hyper = ["optimizer", "lr", "momentum", "weight_decay", "schedule", "batch_size", "epochs", "loss",
-             *(["hidden", "batch_norm"] if cnn else ["init"]), "dropout", "augment", "shuffle", "patience", "seed"]
-    lines.append("Hyperparameters  " + ", ".join(f"{key.replace('_', ' ')} {settings[key]}" for key in hyper))
+def banner(model, data, settings, source=None, out=None, width=100):
+    """Architecture, data shapes and the settings that apply, before training starts; long lines break
+    between layers, never inside a word."""
+    lines = ["nnscratch: training a neural network from scratch with NumPy", ""]
+    lines += wrapped("Architecture     ", architecture_line(model, data.train[0].shape[1:]).split(" --> "),
+                     " --> ", width)
+    lines.append(f"                 {model.num_parameters():,} parameters")
+    splits = [f"{split} {x.shape} labels {y.shape}" for split, (x, y) in data.splits() if x is not None]
+    lines += wrapped("Data             ", [f"{data.name} ({source})" if source else data.name, *splits], ", ",
+                     width)
+    lines += wrapped("Settings         ", [f"{name.replace('_', '-')} {value}"
+                                          for name, value in applicable_settings(settings)], ", ", width)
     print("\n".join(lines), file=out or sys.stdout)
 
 
-def epoch_line(record, epochs, test=None):
+def applicable_settings(settings):
+    """The settings that shape this run, by name: no momentum for Adam, no patience when there is none."""
+    cnn = settings.get("architecture") == "cnn"
+    names = ["optimizer", "lr", *(["momentum"] if settings["optimizer"] == "sgd" else []), "weight_decay",
+             "schedule", *(["warmup"] if settings["warmup"] else []), "batch_size", "epochs", "loss",
+             *(["hidden", "batch_norm"] if cnn else ["init"]), "dropout", "augment", "shuffle",
+             *(["patience"] if settings["patience"] is not None else []), "monitor", "seed"]
+    return [(name, settings[name]) for name in names if name in settings]
+
+
+def wrapped(head, parts, separator, width):
+    """``head`` then ``parts`` joined by ``separator``, broken into lines of at most ``width`` characters between
+    parts (a part longer than a line keeps a line of its own)."""
+    lines, line = [], head + parts[0]
+    for part in parts[1:]:
+        if len(line) + len(separator) + len(part) > width:
+            lines.append(line + separator.rstrip())
+            line = " " * len(head) + part
+        else:
+            line += separator + part
+    return lines + [line]
+
+
+def epoch_line(record, epochs):
     """One line per epoch: training loss and accuracy, validation and test as correct / total and %, seconds."""
     width = len(str(epochs))
     parts = [f"Epoch {record['epoch']:>{width}}/{epochs}",
@@ -65,8 +86,8 @@ def epoch_line(record, epochs, test=None):
     if record.get("val_total"):
         parts.append(f"validation loss {record['val_loss']:.4f}  "
                      f"{record['val_correct']} / {record['val_total']} ({percent(record['val_accuracy'])})")
-    if test is not None:
-        parts.append(f"test {test.correct} / {test.total} ({percent(test.accuracy)})")
+    if record.get("test_total"):
+        parts.append(f"test {record['test_correct']} / {record['test_total']} ({percent(record['test_accuracy'])})")
     parts.append(f"{record['seconds']:.1f} s")
     return " | ".join(parts)
 
@@ -82,39 +103,35 @@ def results_table(rows):
 class ConsoleProgress(Callback):
     """Prints the epoch line after every epoch and, on a terminal, a tqdm bar of the steps within it.
 
-    ``test_every_epoch``: a function returning the test ``Evaluation``, shown on each line (Nielsen's runs).
-    ``on_record``: called with each record and its test result, for the caller's own bookkeeping.
-    ``print_every``: print the line of the first epoch, of every ``print_every``-th and of the last only.
+    ``print_every``: print the line of the first epoch, of every ``print_every``-th and of the last only. Test
+    figures appear on the line when another callback has measured them into the record (``test_total``).
     """
 
-    def __init__(self, epochs, quiet=False, test_every_epoch=None, on_record=None, out=None, print_every=1):
+    def __init__(self, epochs, quiet=False, out=None, print_every=1):
         self.epochs, self.out, self.print_every = epochs, out or sys.stdout, int(print_every)
         self.bar_wanted = not quiet and hasattr(self.out, "isatty") and self.out.isatty()
-        self.test_every_epoch, self.on_record = test_every_epoch, on_record
         self.bar = None
 
-    def on_epoch_begin(self, epoch, steps):
+    def on_epoch_begin(self, state):
         if self.bar_wanted:
             from tqdm import tqdm
-            self.bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}", leave=False, file=self.out,
+            self.bar = tqdm(total=state.steps, desc=f"Epoch {state.epoch + 1}", leave=False, file=self.out,
                             mininterval=0.2, unit="step")
 
-    def on_batch_end(self, epoch, step, loss):
+    def on_batch_end(self, state):
         if self.bar is not None:
             self.bar.update()
-            if step % 50 == 0:
-                self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            if state.step % 50 == 1:
+                self.bar.set_postfix(loss=f"{state.batch_loss:.4f}", refresh=False)
 
-    def on_epoch_end(self, record):
+    def on_epoch_end(self, state):
         self.close_bar()
-        epoch = record["epoch"]
+        epoch = state.record["epoch"]
         if epoch == 1 or epoch % self.print_every == 0 or epoch == self.epochs:
-            test = self.test_every_epoch() if self.test_every_epoch else None
-            if test is not None:
-                record["test_loss"], record["test_accuracy"] = test.loss, test.accuracy
-            print(epoch_line(record, self.epochs, test), file=self.out, flush=True)
-        if self.on_record:
-            self.on_record(record)
+            print(epoch_line(state.record, self.epochs), file=self.out, flush=True)
+
+    def on_train_end(self, state):
+        self.close_bar()
 
     def close_bar(self):
         if self.bar is not None:

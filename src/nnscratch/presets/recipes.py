@@ -23,7 +23,7 @@ DEFAULTS = {
     "schedule": "constant", "warmup": 0.0, "dropout": 0.0, "batch_size": 32, "epochs": 10, "shuffle": True,
     "patience": None, "seed": 0, "dataset": "mnist", "data": None, "validation_size": 10000,
     "train_size": None, "augment": 0, "report_test_each_epoch": False, "evaluate_before": False,
-    "architecture": "mlp", "hidden": 128, "batch_norm": False, "print_every": 1,
+    "architecture": "mlp", "hidden": 128, "batch_norm": False, "print_every": 1, "monitor": "val_accuracy",
 }
 
 SCHEDULES = ("constant", "cosine", "step", "exponential")
