@@ -148,3 +148,18 @@ def test_fetch_with_a_read_only_cache_downloads_nothing(tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert "cannot write the cache file" in err and "nothing was downloaded" in err, err
     assert downloads == [], f"tried to download {downloads} into a cache that cannot be written"
+
+
+def test_predict_answers_kaggle_test_csv_as_a_submission(tmp_path, capsys):
+    from nnscratch import Network
+    from nnscratch.serialization import save_model
+    raw = make_raw()
+    kaggle_files(tmp_path, raw)
+    model = Network([784, 8, 10], output=None, rng=0)
+    save_model(tmp_path / "model.npz", model, {"dataset": "mnist"})
+    assert main(["predict", str(tmp_path / "model.npz"), str(tmp_path / "test.csv")]) == 0
+    captured = capsys.readouterr()
+    expected = model.predict(raw.x_test.reshape(-1, 784) / np.float32(255))
+    assert captured.out.splitlines() == ["ImageId,Label", *(f"{index},{label}" for index, label in
+                                                            enumerate(expected.tolist(), 1))]
+    assert "7 digits" in captured.err

@@ -4,7 +4,9 @@ With ``--index N`` or ``--random`` a digit of the test set is drawn as ASCII art
 the true label and the probability of every class. With image files (PNG, JPEG, any size, dark ink on light
 paper or light on dark, drawings or photos of paper) each picture is prepared as MNIST digits were
 (``nnscratch.images.prepare_digit``) first; an answer below ``LOW_CONFIDENCE`` is marked unsure, and a dot or a
-speck gets "too little ink" rather than an answer.
+speck gets "too little ink" rather than an answer. A CSV file of digits (the Kaggle Digit Recognizer's
+test.csv: 784 pixels a row, with or without a label first) is answered as that competition's submission file,
+``ImageId,Label`` a row, on standard output: ``nnscratch predict MODEL test.csv > submission.csv``.
 """
 import sys
 
@@ -20,7 +22,8 @@ def add_parser(subparsers):
     parser = subparsers.add_parser("predict", help="show what a model predicts for a test digit or an image",
                                    description=__doc__.splitlines()[0])
     parser.add_argument("model", metavar="MODEL", help="a model file (.npz, or .json from nnscratch export)")
-    parser.add_argument("images", metavar="IMAGE", nargs="*", help="picture files of digits (PNG, JPEG, ...)")
+    parser.add_argument("images", metavar="IMAGE", nargs="*", help="picture files of digits (PNG, JPEG, ...), or "
+                        "one CSV file of digits (Kaggle's test.csv), answered as ImageId,Label rows")
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--index", type=int, help="predict test digit number N (0 to 9999 for MNIST)")
     choice.add_argument("--random", action="store_true", help="predict a randomly chosen test digit")
@@ -39,6 +42,8 @@ def run(args):
         raise CommandError("say what to predict: IMAGE files, --index N or --random")
     model, metadata = load_model(args.model)
     names = [str(name) for name in metadata.get("class_names") or []] or None
+    if len(args.images) == 1 and args.images[0].lower().endswith(".csv"):
+        return predict_csv(model, metadata, args.images[0])
     if args.images:
         return predict_images(model, metadata, names, args.images, args.show_input)
     return predict_test_digit(model, metadata, names, args)
@@ -106,3 +111,28 @@ def predict_images(model, metadata, names, paths, show_input):
             print()
         print(probability_bars(probabilities, names))
     return 2 if failures else 0
+
+
+def predict_csv(model, metadata, path):
+    """Every row of a CSV file of digits (pixels 0..255, a label first or not), answered as the Kaggle Digit
+    Recognizer's submission file: ``ImageId,Label``, ids counted from 1."""
+    from ..datasets import DataError, to_float
+    from ..datasets.csvfile import csv_has_labels, parse_csv
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as error:
+        raise CommandError(f"{path}: cannot read the file ({error.strerror or error})") from None
+    try:
+        pixels, _ = parse_csv(data, path, labelled=csv_has_labels(data))
+    except DataError as error:
+        raise CommandError(str(error)) from None
+    if pixels.max(initial=0) > 255:
+        raise CommandError(f"{path}: pixel values must lie in 0..255, found {pixels.max()}")
+    x = to_float(pixels.astype(np.uint8))
+    labels = np.concatenate([probabilities_of(model, metadata, x[start:start + 1000]).argmax(axis=1)
+                             for start in range(0, len(x), 1000)])
+    lines = ["ImageId,Label", *(f"{index},{label}" for index, label in enumerate(labels.tolist(), 1))]
+    sys.stdout.write("\n".join(lines) + "\n")
+    print(f"nnscratch predict: {len(x)} digits of {path} answered (ImageId,Label)", file=sys.stderr)
+    return 0
