@@ -135,8 +135,8 @@ class Layer:
 
 def noting_that_forward_ran(forward):
     @functools.wraps(forward)
-    def forward_that_notes(self, *args, **kwargs):
-        output = forward(self, *args, **kwargs)
+    def forward_that_notes(self, x):
+        output = forward(self, x)
         self.forward_ran = True
         return output
     return forward_that_notes
@@ -144,10 +144,10 @@ def noting_that_forward_ran(forward):
 
 def checking_that_forward_ran(backward):
     @functools.wraps(backward)
-    def backward_that_checks(self, *args, **kwargs):
+    def backward_that_checks(self, grad_out):
         if not getattr(self, "forward_ran", False):
             name = type(self).__name__
             raise RuntimeError(f"{name}.backward was called before {name}.forward: backward uses what forward "
                                f"saved, so run forward on the batch first")
-        return backward(self, *args, **kwargs)
+        return backward(self, grad_out)
     return backward_that_checks
