@@ -192,7 +192,7 @@ class Explainer:
         table = self.mistake_table()
         return {"confusion": table.confusion.tolist(), "accuracy": table.accuracy, "class_names": self.class_names}
 
-    def mistake_cell(self, true_class, predicted_class, count=50):
+    def mistake_cell(self, true_class, predicted_class, count=24):
         true_class = self.check_class(true_class, "true class")
         predicted_class = self.check_class(predicted_class, "predicted class")
         members, confidence = self.mistake_table().cell(true_class, predicted_class, count)
@@ -255,4 +255,4 @@ class Explainer:
 
 def to_list(values, digits=None):
     values = np.asarray(values, dtype=np.float64).reshape(-1)
-    return [round(value, digits) for value in values.tolist()] if digits is not None else values.tolist()
+    return (np.round(values, digits) if digits is not None else values).tolist()
