@@ -193,11 +193,13 @@ LOSSES = {
 }
 
 
-def get_loss(name_or_loss):
-    """A loss by name (see ``LOSSES``); a ``Loss`` instance is returned as it is."""
+def get_loss(name_or_loss, **options):
+    """A loss by name (see ``LOSSES``), built with ``options`` (``get_loss("softmax_cross_entropy",
+    label_smoothing=0.1)``); a ``Loss`` instance is returned as it is."""
     if isinstance(name_or_loss, Loss):
         return name_or_loss
     try:
-        return LOSSES[name_or_loss]()
+        cls = LOSSES[name_or_loss]
     except KeyError:
         raise ValueError(f"unknown loss {name_or_loss!r}; known: {', '.join(LOSSES)}") from None
+    return cls(**options)
