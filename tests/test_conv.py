@@ -4,7 +4,7 @@ import pytest
 
 from gradcheck import check_layer_gradients
 from naive_layers import conv2d, conv2d_backward
-from nnscratch.layers import LAYERS, Conv2D, Flatten, Linear, MaxPool2D, ReLU
+from nnscratch.layers import LAYERS, Conv2D, Flatten, Linear, MaxPool2D, ReLU, windows
 from nnscratch.network import Sequential
 
 CASES = [  # (in_channels, out_channels, kernel, stride, padding, input height, input width)
@@ -12,6 +12,9 @@ CASES = [  # (in_channels, out_channels, kernel, stride, padding, input height, 
     (2, 3, 3, 1, 1, 5, 4),
     (2, 2, (3, 2), (2, 1), (1, 0), 6, 5),
     (3, 2, 2, 2, 0, 4, 6),
+    (2, 3, 3, 2, 1, 7, 7),          # kernel 3, stride 2, padding 1
+    (2, 2, 5, 2, 2, 8, 8),          # 5×5 windows moved by 2 with the output half the input ("32C5S2")
+    (3, 2, 3, 1, 1, 6, 6),          # "same" padding: the output as large as the input
 ]
 
 
@@ -153,3 +156,77 @@ def test_conv_output_feeds_the_next_conv_without_a_copy():
     assert inner.flags.c_contiguous, f"Conv2D output strides {y.strides} are not a (C, H, W, N) array's"
     expected = conv2d(y.astype(np.float64), second.params["W"], second.params["b"])
     np.testing.assert_allclose(second.forward(y), expected, rtol=1e-4, atol=1e-5)
+
+
+def plain_im2col(x, kernel, stride):
+    """im2col as its docstring writes it, for (C, H, W, N) input."""
+    (kh, kw), (sh, sw) = kernel, stride
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+    return np.ascontiguousarray(windows.transpose(0, 4, 5, 1, 2, 3)).reshape(x.shape[0] * kh * kw, -1)
+
+
+def plain_col2im(cols, shape, kernel, stride):
+    (kh, kw), (sh, sw) = kernel, stride
+    channels, height, width, batch = shape
+    out_h, out_w = (height - kh) // sh + 1, (width - kw) // sw + 1
+    cols = cols.reshape(channels, kh, kw, out_h, out_w, batch)
+    out = np.zeros(shape, dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out[:, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += cols[:, i, j]
+    return out
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("kernel, stride", [((3, 3), (1, 1)), ((5, 3), (2, 1)), ((2, 2), (3, 3))])
+def test_im2col_and_col2im_match_their_plain_versions_to_the_bit_with_any_number_of_threads(kernel, stride, threads):
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((7, 9, 8, 3)).astype(np.float32)
+    expected_cols = plain_im2col(x, kernel, stride)
+    grad_cols = rng.standard_normal(expected_cols.shape).astype(np.float32)
+    expected_x = plain_col2im(grad_cols, x.shape, kernel, stride)
+    try:
+        windows.set_threads(threads)
+        cols = windows.im2col(x, kernel, stride, np.full(expected_cols.shape, np.nan, np.float32))
+        folded = windows.col2im(grad_cols, x.shape, kernel, stride, np.full(x.shape, np.nan, np.float32))
+    finally:
+        windows.set_threads(None)
+    np.testing.assert_array_equal(cols, expected_cols)
+    np.testing.assert_array_equal(folded, expected_x)
+
+
+def test_a_training_step_gives_the_same_bits_with_and_without_threads():
+    def step():
+        rng = np.random.default_rng(11)
+        model = Sequential(Conv2D(3, 8, 5, padding=2, rng=rng), MaxPool2D(2), ReLU(),
+                           Conv2D(8, 6, 3, stride=2, rng=rng), ReLU(), Flatten(), Linear(6 * 3 * 3, 4, rng=rng))
+        x = rng.standard_normal((16, 3, 14, 14)).astype(np.float32)
+        y = model.forward(x)
+        grad_x = model.backward(np.ones_like(y))
+        return [y, grad_x] + [array.copy() for layer in model for array in layer.grads.values()]
+
+    try:
+        windows.set_threads(1)
+        alone = step()
+        windows.set_threads(4)
+        shared = step()
+    finally:
+        windows.set_threads(None)
+    for number, (first, second) in enumerate(zip(alone, shared)):
+        np.testing.assert_array_equal(first, second, err_msg=f"array {number} differs with threads")
+
+
+def test_the_thread_setting_is_checked(monkeypatch):
+    try:
+        with pytest.raises(ValueError, match="the number of threads must be at least 1, got 0"):
+            windows.set_threads(0)
+        monkeypatch.setenv("NNSCRATCH_THREADS", "two")
+        with pytest.raises(ValueError, match="NNSCRATCH_THREADS must be a whole number, got 'two'"):
+            windows.set_threads(None)
+        monkeypatch.setenv("NNSCRATCH_THREADS", "1")
+        windows.set_threads(None)
+        assert windows.threads() == 1
+    finally:
+        monkeypatch.delenv("NNSCRATCH_THREADS")
+        windows.set_threads(None)
+    assert windows.threads() >= 1

@@ -31,6 +31,7 @@ CASES = {
     "Network": (lambda: nn.Network([4, 7, 3], activation="relu", output="softmax", rng=5), (3, 4)),
     "Conv2D": (lambda: layers.Conv2D(2, 3, 3, padding=1, bias_init="normal", rng=1), (2, 2, 5, 5)),
     "Conv2D, strided": (lambda: layers.Conv2D(2, 3, (3, 2), stride=2, rng=1), (2, 2, 6, 5)),
+    "Conv2D, stride 2 and padding 2": (lambda: layers.Conv2D(2, 3, 5, stride=2, padding=2, rng=1), (2, 2, 8, 8)),
     "MaxPool2D": (layers.MaxPool2D, (2, 3, 4, 4)),
     "AvgPool2D": (lambda: layers.AvgPool2D(3, stride=1), (2, 2, 4, 5)),
     "GlobalAvgPool": (layers.GlobalAvgPool, (2, 3, 4, 4)),

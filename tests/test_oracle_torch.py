@@ -101,3 +101,27 @@ def test_optimizers_follow_torch_for_five_steps(name, make, make_torch):
         torch_optimizer.step()
     np.testing.assert_allclose(model[0].params["W"], W_t.detach().numpy(), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(model[0].params["b"], b_t.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [(3, 1, 1), (3, 2, 0), (5, 2, 2)])
+def test_conv_pool_relu_agree_with_autograd(kernel, stride, padding):
+    """Conv2D (the strides and paddings the presets use), MaxPool2D, ReLU, AvgPool2D, in float64."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 2, 13, 13))
+    conv = nn.layers.Conv2D(2, 5, kernel, stride=stride, padding=padding, bias_init="normal", rng=1,
+                            dtype=np.float64)
+    model = nn.Sequential(conv, nn.layers.MaxPool2D(2), nn.ReLU(), nn.layers.AvgPool2D(2, stride=1))
+    output = model.forward(x)
+    grad_output = rng.standard_normal(output.shape)
+    grad_x = model.backward(grad_output)
+
+    x_t, W_t, b_t = torch_tensor(x), torch_tensor(conv.params["W"]), torch_tensor(conv.params["b"])
+    out_t = F.avg_pool2d(torch.relu(F.max_pool2d(F.conv2d(x_t, W_t, b_t, stride=stride, padding=padding), 2)),
+                         2, stride=1)
+    out_t.backward(torch.tensor(grad_output))
+
+    assert output.shape == tuple(out_t.shape) and output.dtype == np.float64, f"got {output.shape} {output.dtype}"
+    np.testing.assert_allclose(output, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grad_x, x_t.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(conv.grads["W"], W_t.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(conv.grads["b"], b_t.grad.numpy(), rtol=1e-9, atol=1e-12)

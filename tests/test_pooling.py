@@ -4,7 +4,7 @@ import pytest
 
 from gradcheck import check_layer_gradients
 from naive_layers import pool2d
-from nnscratch.layers import LAYERS, AvgPool2D, GlobalAvgPool, MaxPool2D
+from nnscratch.layers import LAYERS, AvgPool2D, GlobalAvgPool, MaxPool2D, windows
 
 CASES = [  # (kernel, stride or None, input shape)
     (2, None, (2, 3, 4, 6)),
@@ -121,3 +121,26 @@ def test_gradient_in_any_layout_gives_the_same_result(cls):
     for grad_layout in (np.ascontiguousarray(grad_out), np.ascontiguousarray(grad_out.transpose(1, 2, 3, 0)
                                                                              ).transpose(3, 0, 1, 2)):
         np.testing.assert_allclose(layer.backward(grad_layout), expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_max_pool_gives_the_same_bits_on_any_number_of_threads(case):
+    kernel, stride, shape = case
+    x = np.random.default_rng(10).standard_normal((shape[0], 5) + shape[2:]).astype(np.float32)
+    x[:, :, ::2] = np.round(x[:, :, ::2])           # plenty of ties
+    results = {}
+    try:
+        for threads in (1, 2, 3):
+            windows.set_threads(threads)
+            layer = MaxPool2D(kernel, stride)
+            y = layer.forward(x)
+            grad_out = np.arange(y.size, dtype=np.float32).reshape(y.shape)
+            results[threads] = (y, layer.backward(grad_out))
+    finally:
+        windows.set_threads(None)
+    expected_y, expected_grad = pool2d(x, layer.kernel_size, layer.stride, grad_out)
+    np.testing.assert_array_equal(results[1][0], expected_y)
+    np.testing.assert_array_equal(results[1][1], expected_grad)
+    for threads in (2, 3):
+        np.testing.assert_array_equal(results[threads][0], results[1][0], err_msg=f"forward, {threads} threads")
+        np.testing.assert_array_equal(results[threads][1], results[1][1], err_msg=f"backward, {threads} threads")

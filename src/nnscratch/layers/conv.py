@@ -1,92 +1,17 @@
 """Two-dimensional convolution: every output pixel is a weighted sum over a small window of every input channel.
 
-The forward pass unrolls each window into one column of a matrix (im2col) and multiplies the kernels by that
-matrix in a single BLAS call; the backward pass multiplies the other way round and folds the columns back onto
-the image they came from (col2im); the bias rides along as one more column of the kernel matrix, against a row
-of ones. Inputs are NCHW, as in PyTorch. Internally a batch is stored channel by channel with the batch
-innermost, (C, H, W, N), so that a window offset picks out long runs of contiguous memory (a row segment of
-every image at once); the outputs are NCHW views of such arrays, which element-wise layers and pooling keep
-as they are.
+The forward pass unrolls each window into one column of a matrix X (im2col) and computes y = W X + b in a
+single matrix product; the backward pass multiplies the other way round and folds the columns back onto the
+image they came from (col2im); the bias rides along as one more column of the kernel matrix, against a row of
+ones. Inputs are NCHW, as in PyTorch; how the windows are unrolled and folded quickly (the (C, H, W, N) layout
+underneath, reused workspaces, threads) is ``windows.py``'s business.
 """
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..initializers import as_generator, get_initializer
 from .base import Layer, register_layer
-
-
-def pair(value, name):
-    """``3`` -> ``(3, 3)``; ``(3, 5)`` stays; anything else is an error naming the argument."""
-    if isinstance(value, (int, np.integer)):
-        value = (int(value), int(value))
-    try:
-        first, second = (int(item) for item in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an integer or a pair of integers, got {value!r}") from None
-    return first, second
-
-
-def output_size(size, kernel, stride, padding):
-    """Positions of a window of ``kernel`` moved by ``stride`` over ``size + 2·padding`` pixels."""
-    return (size + 2 * padding - kernel) // stride + 1
-
-
-def batch_innermost(x):
-    """The (C, H, W, N) view of an (N, C, H, W) batch: free for the outputs of Conv2D and the poolings."""
-    return x.transpose(1, 2, 3, 0)
-
-
-def batch_first(x):
-    """The (N, C, H, W) view of a (C, H, W, N) array, the layout every layer hands on."""
-    return x.transpose(3, 0, 1, 2)
-
-
-class Workspace:
-    """Scratch arrays reused from batch to batch, one per (purpose, shape, dtype), so that large temporaries
-    are not allocated and page-faulted afresh at every step. Never hand one of them out as a layer's result."""
-
-    def __init__(self, limit=6):
-        self.arrays = {}
-        self.limit = limit
-
-    def get(self, purpose, shape, dtype, zero=False):
-        key = (purpose, tuple(shape), np.dtype(dtype).str)
-        array = self.arrays.get(key)
-        if array is None:
-            if len(self.arrays) >= self.limit:
-                self.arrays.clear()
-            array = self.arrays[key] = np.zeros(shape, dtype=dtype)
-        elif zero:
-            array.fill(0)
-        return array
-
-
-def im2col(x_padded, kernel, stride, out):
-    """Copy every (C, kh, kw) window of a (C, H, W, N) batch into one column of ``out``.
-
-    out: (C·kh·kw, OH·OW·N); row (c, i, j), column (oh, ow, n) holds x_padded[c, oh·sh + i, ow·sw + j, n].
-    """
-    (kh, kw), (sh, sw) = kernel, stride
-    windows = sliding_window_view(x_padded, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]   # (C, OH, OW, N, kh, kw)
-    channels, out_h, out_w, batch = windows.shape[:4]
-    np.copyto(out.reshape(channels, kh, kw, out_h, out_w, batch), windows.transpose(0, 4, 5, 1, 2, 3))
-    return out
-
-
-def col2im(cols, x_padded_shape, kernel, stride, out):
-    """The adjoint of ``im2col``: add each column's window back onto the pixels it was read from.
-
-    One vectorised slice-add per kernel offset (kh·kw of them), so overlapping windows accumulate.
-    """
-    (kh, kw), (sh, sw) = kernel, stride
-    channels, height, width, batch = x_padded_shape
-    out_h, out_w = (height - kh) // sh + 1, (width - kw) // sw + 1
-    cols = cols.reshape(channels, kh, kw, out_h, out_w, batch)
-    out.fill(0)
-    for i in range(kh):
-        for j in range(kw):
-            out[:, i:i + sh * out_h:sh, j:j + sw * out_w:sw, :] += cols[:, i, j]
-    return out
+from .windows import (Workspace, batch_first, batch_innermost, col2im, im2col, output_size, pad, pair, unpad,
+                      weight_gradient)
 
 
 @register_layer
@@ -138,7 +63,7 @@ class Conv2D(Layer):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"Conv2D expected input of shape (N, {self.in_channels}, H, W), got shape {x.shape}")
         (kh, kw), (ph, pw) = self.kernel_size, self.padding
-        batch, channels, height, width = x.shape
+        batch, _, height, width = x.shape
         out_h = output_size(height, kh, self.stride[0], ph)
         out_w = output_size(width, kw, self.stride[1], pw)
         if out_h < 1 or out_w < 1:
@@ -146,11 +71,7 @@ class Conv2D(Layer):
                              f"with padding {self.padding}")
         # Training reuses scratch arrays from step to step; evaluation (often of large batches) lets them go.
         scratch = self.workspace.get if self.training else (lambda purpose, shape, dtype: np.zeros(shape, dtype))
-        x_inner = batch_innermost(x)
-        if ph or pw or not x_inner.flags.c_contiguous:       # pad, and gather a plain NCHW batch, in one copy
-            padded = scratch("padded", (channels, height + 2 * ph, width + 2 * pw, batch), x.dtype)
-            padded[:, ph:ph + height, pw:pw + width] = x_inner    # the border stays zero
-            x_inner = padded
+        x_inner = pad(batch_innermost(x), self.padding, lambda shape, dtype: scratch("padded", shape, dtype))
         self.padded_shape = x_inner.shape
         cols = self.unrolled_windows(x_inner, lambda shape, dtype: scratch("cols", shape, dtype))
         kernel_and_bias = np.concatenate([self.kernel_matrix(), self.params["b"][:, None]], axis=1)
@@ -166,7 +87,7 @@ class Conv2D(Layer):
         if self.cols is None:                                                  # forward ran in eval mode
             self.cols = self.unrolled_windows(self.x_inner, np.empty)
         grad = batch_innermost(grad_out).reshape(self.out_channels, -1)        # free when it came from a layer here
-        grad_kernel_and_bias = (self.cols @ grad.T).T     # G X̃ᵀ, as (X̃ Gᵀ)ᵀ: the order OpenBLAS runs faster
+        grad_kernel_and_bias = weight_gradient(self.cols, grad)                # G X̃ᵀ
         self.grads["W"][...] = grad_kernel_and_bias[:, :-1].reshape(self.grads["W"].shape)
         self.grads["b"][...] = grad_kernel_and_bias[:, -1]
         if not self.needs_input_grad:
@@ -175,9 +96,7 @@ class Conv2D(Layer):
         np.matmul(self.kernel_matrix().T, grad, out=grad_cols)
         grad_padded = col2im(grad_cols, self.padded_shape, self.kernel_size, self.stride,
                              np.empty(self.padded_shape, dtype=grad.dtype))
-        (ph, pw) = self.padding
-        height, width = self.padded_shape[1] - 2 * ph, self.padded_shape[2] - 2 * pw
-        return batch_first(grad_padded[:, ph:ph + height, pw:pw + width])
+        return batch_first(unpad(grad_padded, self.padding))
 
     def astype(self, dtype):
         self.workspace = Workspace()

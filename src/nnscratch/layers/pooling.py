@@ -2,33 +2,14 @@
 
 Pooling shrinks the image (a 2×2 window moved by 2 halves each side) and makes the features that follow
 tolerant of small shifts. There are no parameters. Both poolings loop over the kh·kw offsets inside a window,
-each step one vectorised operation on strided views of the whole batch. Like Conv2D they work on the
-(C, H, W, N) view of the batch, where each view's innermost run is a whole row segment of the batch.
+each step one vectorised operation on a strided view of the whole batch; ``windows.py`` holds those views and
+the faster ways of running the loop.
 """
 import numpy as np
 
 from .base import Layer, register_layer
-from .conv import batch_first, batch_innermost, output_size, pair
-
-
-def window_views(x, kernel, stride, out_shape):
-    """For each offset (i, j) inside the window, the (C, OH, OW, N) strided view of a (C, H, W, N) array at
-    that offset."""
-    (kh, kw), (sh, sw), (out_h, out_w) = kernel, stride, out_shape
-    return [x[:, i:i + sh * out_h:sh, j:j + sw * out_w:sw, :] for i in range(kh) for j in range(kw)]
-
-
-def as_batch_innermost(grad_out):
-    """The (C, H, W, N) view of a gradient, copied into that layout when it arrives in another (after Flatten)."""
-    inner = batch_innermost(grad_out)
-    return inner if inner.flags.c_contiguous else np.ascontiguousarray(inner)
-
-
-def record_larger(argmax, larger, offset, scratch):
-    """argmax ← offset where ``larger``, written as max(argmax, larger·offset): offsets only grow, and the
-    branch-free arithmetic is many times faster than a masked copy on a random mask."""
-    np.multiply(larger, argmax.dtype.type(offset), out=scratch)
-    np.maximum(argmax, scratch, out=argmax)
+from .windows import (as_batch_innermost, batch_first, batch_innermost, max_over_windows, output_size, pair,
+                      scatter_to_argmax, window_views)
 
 
 class Pool2D(Layer):
@@ -79,32 +60,21 @@ class MaxPool2D(Pool2D):
     """y[n, c, i, j] = max over the window at (i·sh, j·sw) of x[n, c]; (N, C, H, W) -> (N, C, OH, OW)."""
 
     def forward(self, x):
-        views, y = self.first_window(x)
+        out_shape = self.output_shape(x)
+        self.input_shape = x.shape
         # argmax[c, i, j, n]: the offset (numbered row by row) of the window's first maximum, for backward.
-        self.argmax = np.zeros(y.shape, dtype=np.min_scalar_type(len(views) - 1))
-        larger, candidate = np.empty(y.shape, dtype=bool), np.empty_like(self.argmax)
-        for offset, view in enumerate(views[1:], start=1):
-            np.greater(view, y, out=larger)            # strictly: a tie leaves the first maximum in place
-            record_larger(self.argmax, larger, offset, candidate)
-            np.maximum(y, view, out=y)
+        y, self.argmax = max_over_windows(batch_innermost(x), self.kernel_size, self.stride, out_shape)
         return batch_first(y)
 
     def backward(self, grad_out):
         """The maximum is the only input that moved the output: dL/dx = dL/dy at each window's argmax, else 0.
         Where several inputs tie for the maximum, the first in the window takes it all, as in PyTorch."""
-        grad_out = as_batch_innermost(grad_out)
         batch, channels, height, width = self.input_shape
-        # Where the windows tile the input, the loop below writes every pixel, so it needs no zeroing first.
+        # Where the windows tile the input, every pixel is written, so the gradient needs no zeroing first.
         allocate = np.empty if self.tiles(self.input_shape) else np.zeros
         grad_x = allocate((channels, height, width, batch), dtype=grad_out.dtype)
-        grads = window_views(grad_x, self.kernel_size, self.stride, grad_out.shape[1:3])
-        is_argmax = np.empty(grad_out.shape, dtype=bool)
-        for offset, grad_view in enumerate(grads):
-            np.equal(self.argmax, offset, out=is_argmax)
-            if self.overlapping():                     # windows share pixels: their gradients add up
-                grad_view += grad_out * is_argmax
-            else:
-                np.multiply(grad_out, is_argmax, out=grad_view)
+        scatter_to_argmax(as_batch_innermost(grad_out), self.argmax, self.kernel_size, self.stride, grad_x,
+                          self.overlapping())
         return batch_first(grad_x)
 
 

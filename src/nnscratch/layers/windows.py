@@ -1,0 +1,273 @@
+"""The windows of convolution and pooling, and every trick that makes them fast, each named in one place.
+
+Conv2D and the poolings say what they compute; this module says how to compute it quickly on a CPU. Each
+function's docstring gives the plain NumPy it stands for, and the tests check one against the other. The
+tricks: a batch is stored channel by channel with the batch innermost, (C, H, W, N), so that a window offset
+picks out long contiguous runs; scratch arrays are reused from step to step (``Workspace``); the work between
+the matrix products is split over blocks of channels and run on a small pool of threads (``in_parallel``),
+in blocks small enough to stay in the cache; max pooling records its argmax without a branch.
+"""
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+# ---- shapes ----------------------------------------------------------------------------------------------------
+
+
+def pair(value, name):
+    """``3`` -> ``(3, 3)``; ``(3, 5)`` stays; anything else is an error naming the argument."""
+    if isinstance(value, (int, np.integer)):
+        value = (int(value), int(value))
+    try:
+        first, second = (int(item) for item in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an integer or a pair of integers, got {value!r}") from None
+    return first, second
+
+
+def output_size(size, kernel, stride, padding):
+    """Positions of a window of ``kernel`` moved by ``stride`` over ``size + 2·padding`` pixels."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+# ---- the (C, H, W, N) layout -----------------------------------------------------------------------------------
+
+
+def batch_innermost(x):
+    """The (C, H, W, N) view of an (N, C, H, W) batch: free for the outputs of Conv2D and the poolings, which
+    are such arrays seen through ``batch_first``.  Plain: ``x.transpose(1, 2, 3, 0)`` is all it is."""
+    return x.transpose(1, 2, 3, 0)
+
+
+def batch_first(x):
+    """The (N, C, H, W) view of a (C, H, W, N) array, the layout every layer hands on (a view, no copy)."""
+    return x.transpose(3, 0, 1, 2)
+
+
+def as_batch_innermost(x):
+    """The (C, H, W, N) view of a batch, copied into that layout when it arrives in another (after Flatten).
+    Plain: ``np.ascontiguousarray(x.transpose(1, 2, 3, 0))``, which copies only when it must."""
+    return np.ascontiguousarray(batch_innermost(x))
+
+
+def pad(x, padding, allocate):
+    """A (C, H, W, N) batch with ``padding`` rows and columns of zeros around each image, gathered into one
+    contiguous array; the batch itself when there is no padding and it is contiguous already.
+    Plain: ``np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))``. ``allocate(shape, dtype)`` supplies the array,
+    whose border is zero and is never written (a reused workspace keeps it zero)."""
+    (ph, pw), (channels, height, width, batch) = padding, x.shape
+    if not (ph or pw) and x.flags.c_contiguous:
+        return x
+    padded = allocate((channels, height + 2 * ph, width + 2 * pw, batch), x.dtype)
+    padded[:, ph:ph + height, pw:pw + width] = x
+    return padded
+
+
+def unpad(x, padding):
+    """The inside of a padded (C, H, W, N) array, a view: ``x[:, ph:H - ph, pw:W - pw]``."""
+    (ph, pw), height, width = padding, x.shape[1], x.shape[2]
+    return x[:, ph:height - ph, pw:width - pw]
+
+
+# ---- scratch arrays --------------------------------------------------------------------------------------------
+
+
+class Workspace:
+    """Scratch arrays reused from batch to batch, one per (purpose, shape, dtype), so that large temporaries
+    are not allocated and page-faulted afresh at every step. Plain: ``np.zeros(shape, dtype)`` at each call
+(a new array starts at zero; a reused one keeps what it last held, so a caller writes every element it reads,
+or, like a padded border, only ever writes the same elements).
+    Never hand one of them out as a layer's result."""
+
+    def __init__(self, limit=6):
+        self.arrays = {}
+        self.limit = limit
+
+    def get(self, purpose, shape, dtype):
+        key = (purpose, tuple(shape), np.dtype(dtype).str)
+        array = self.arrays.get(key)
+        if array is None:
+            if len(self.arrays) >= self.limit:
+                self.arrays.clear()
+            array = self.arrays[key] = np.zeros(shape, dtype=dtype)   # zeros once: a padded border stays 0
+        return array
+
+
+# ---- the thread pool -------------------------------------------------------------------------------------------
+
+_pool = {"threads": None, "executor": None}
+
+
+def set_threads(count=None):
+    """How many threads ``in_parallel`` uses: ``1`` turns the pool off, ``None`` goes back to the default
+    (the ``NNSCRATCH_THREADS`` environment variable, else the CPUs this process may run on, at most 8).
+    Results are the same to the bit whichever is chosen."""
+    if count is None:
+        setting = os.environ.get("NNSCRATCH_THREADS", "").strip()
+        if setting:
+            try:
+                count = int(setting)
+            except ValueError:
+                raise ValueError(f"NNSCRATCH_THREADS must be a whole number, got {setting!r}") from None
+        else:
+            cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+            count = min(len(cpus), 8)
+    if int(count) < 1:
+        raise ValueError(f"the number of threads must be at least 1, got {count}")
+    if _pool["executor"] is not None:
+        _pool["executor"].shutdown()
+    _pool["threads"], _pool["executor"] = int(count), None
+
+
+def threads():
+    """The number of threads ``in_parallel`` uses now (see ``set_threads``)."""
+    if _pool["threads"] is None:
+        set_threads()
+    return _pool["threads"]
+
+
+def in_parallel(function, count, minimum=1):
+    """Run ``function(start, stop)`` over consecutive parts of ``range(count)``, one part per thread, the
+    calling thread taking the first; parts of fewer than ``minimum`` items are not worth a thread.
+    Plain: ``function(0, count)``. NumPy releases the interpreter lock inside its loops, so element-wise
+    work on disjoint blocks of channels runs on every core while OpenBLAS is idle between products; each
+    output element is computed by the same operations in the same order either way, so the result is
+    identical to the bit."""
+    parts = max(1, min(threads(), count // max(1, minimum)))
+    if parts == 1:
+        function(0, count)
+        return
+    if _pool["executor"] is None:
+        _pool["executor"] = ThreadPoolExecutor(threads() - 1, thread_name_prefix="nnscratch")
+    bounds = [count * part // parts for part in range(parts + 1)]
+    futures = [_pool["executor"].submit(function, bounds[part], bounds[part + 1]) for part in range(1, parts)]
+    function(bounds[0], bounds[1])
+    for future in futures:
+        future.result()
+
+
+def cache_blocks(start, stop, bytes_per_item, budget=256 * 1024):
+    """``range(start, stop)`` cut into blocks of about ``budget`` bytes, so that a loop of many passes over a
+    block finds it in the core's cache. Plain: the one block ``(start, stop)``."""
+    step = max(1, budget // max(1, bytes_per_item))
+    return [(first, min(first + step, stop)) for first in range(start, stop, step)]
+
+
+# ---- unrolling the windows of a convolution ---------------------------------------------------------------------
+
+
+def im2col(x, kernel, stride, out):
+    """Copy every (C, kh, kw) window of a (C, H, W, N) batch into one column of ``out``.
+
+    out: (C·kh·kw, OH·OW·N); row (c, i, j), column (oh, ow, n) holds x[c, oh·sh + i, ow·sw + j, n]. Plain:
+    ``sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw].transpose(0, 4, 5, 1, 2, 3).reshape(...)``,
+    which this copies block of channels by block of channels, in parallel.
+    """
+    (kh, kw), (sh, sw) = kernel, stride
+    windows = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]      # (C, OH, OW, N, kh, kw)
+    channels, out_h, out_w, batch = windows.shape[:4]
+    rows = out.reshape(channels, kh, kw, out_h, out_w, batch)
+    windows = windows.transpose(0, 4, 5, 1, 2, 3)
+
+    def copy(first, last):
+        np.copyto(rows[first:last], windows[first:last])
+
+    in_parallel(copy, channels)
+    return out
+
+
+def col2im(cols, padded_shape, kernel, stride, out):
+    """The adjoint of ``im2col``: add each column's window back onto the pixels it was read from.
+
+    Plain: ``out.fill(0)``, then ``out[:, i:i + sh·OH:sh, j:j + sw·OW:sw] += cols6[:, i, j]`` for every
+    kernel offset (i, j), cols6 being ``cols`` as (C, kh, kw, OH, OW, N). Here the same slice-adds run on a
+    few channels at a time, so that the kh·kw passes over a block of ``out`` find it in the cache instead of
+    main memory, and the blocks are shared among the threads.
+    """
+    (kh, kw), (sh, sw) = kernel, stride
+    channels, height, width, batch = padded_shape
+    out_h, out_w = output_size(height, kh, sh, 0), output_size(width, kw, sw, 0)
+    cols = cols.reshape(channels, kh, kw, out_h, out_w, batch)
+    channel_bytes = height * width * batch * out.itemsize
+
+    def fold(first, last):
+        for start, stop in cache_blocks(first, last, channel_bytes):
+            block, pieces = out[start:stop], cols[start:stop]
+            block.fill(0)
+            for i in range(kh):
+                for j in range(kw):
+                    block[:, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += pieces[:, i, j]
+
+    in_parallel(fold, channels)
+    return out
+
+
+def weight_gradient(cols, grad):
+    """G X̃ᵀ for G (C_out, M) and X̃ (K, M), with M (pixels × batch) far the longest side. Plain:
+    ``grad @ cols.T``. Computed as ``(cols @ grad.T).T``, the same numbers: OpenBLAS runs this operand order
+    faster for these shapes (it splits the work along the K rows of X̃ rather than the few of G)."""
+    return (cols @ grad.T).T
+
+
+# ---- pooling windows -------------------------------------------------------------------------------------------
+
+
+def window_views(x, kernel, stride, out_shape):
+    """For each offset (i, j) inside the window, the (C, OH, OW, N) strided view of a (C, H, W, N) array at
+    that offset, numbered row by row. Plain: ``x[:, i:i + sh·OH:sh, j:j + sw·OW:sw]`` for i, for j."""
+    (kh, kw), (sh, sw), (out_h, out_w) = kernel, stride, out_shape
+    return [x[:, i:i + sh * out_h:sh, j:j + sw * out_w:sw] for i in range(kh) for j in range(kw)]
+
+
+def record_larger(argmax, larger, offset, scratch):
+    """argmax ← offset where ``larger``, written as max(argmax, larger·offset): offsets only grow, and the
+    branch-free arithmetic is many times faster than a masked copy on a random mask.
+    Plain: ``argmax[larger] = offset``."""
+    np.multiply(larger, argmax.dtype.type(offset), out=scratch)
+    np.maximum(argmax, scratch, out=argmax)
+
+
+def max_over_windows(x, kernel, stride, out_shape):
+    """The largest value of each window of a (C, H, W, N) array and the offset of its first maximum.
+
+    Plain: ``y = max(views)`` element-wise and ``argmax = np.argmax(np.stack(views), axis=0)``, with views
+    from ``window_views``. Here one pass per offset, a block of channels per thread, and the argmax kept
+    with ``record_larger``.
+    """
+    views = window_views(x, kernel, stride, out_shape)
+    y = np.empty((x.shape[0],) + tuple(out_shape) + (x.shape[3],), dtype=x.dtype)
+    argmax = np.zeros(y.shape, dtype=np.min_scalar_type(len(views) - 1))
+
+    def pool(first, last):
+        block, block_argmax = y[first:last], argmax[first:last]
+        larger, candidate = np.empty(block.shape, dtype=bool), np.empty_like(block_argmax)
+        np.copyto(block, views[0][first:last])
+        for offset, view in enumerate(views[1:], start=1):
+            np.greater(view[first:last], block, out=larger)   # strictly: a tie leaves the first maximum in place
+            record_larger(block_argmax, larger, offset, candidate)
+            np.maximum(block, view[first:last], out=block)
+
+    in_parallel(pool, x.shape[0])
+    return y, argmax
+
+
+def scatter_to_argmax(grad_out, argmax, kernel, stride, out, overlapping):
+    """dL/dx: each window's gradient sent to the offset its argmax names, zero elsewhere, into ``out``
+    (C, H, W, N). Plain: ``out.fill(0)``, then ``views[k] += grad_out * (argmax == k)`` for every offset k.
+    Where the windows do not overlap each pixel belongs to one window and is written, not added."""
+    grads = window_views(out, kernel, stride, grad_out.shape[1:3])
+
+    def scatter(first, last):
+        gradient, block_argmax = grad_out[first:last], argmax[first:last]
+        is_argmax = np.empty(gradient.shape, dtype=bool)
+        for offset, grad_view in enumerate(grads):
+            np.equal(block_argmax, offset, out=is_argmax)
+            if overlapping:                            # windows share pixels: their gradients add up
+                grad_view[first:last] += gradient * is_argmax
+            else:
+                np.multiply(gradient, is_argmax, out=grad_view[first:last])
+
+    in_parallel(scatter, grad_out.shape[0])
+    return out
