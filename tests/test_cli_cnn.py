@@ -152,7 +152,7 @@ def test_predict_an_image_file_with_a_cnn(cnn_file, tmp_path, capsys):
     probabilities = model.predict_proba(digit.reshape(1, 1, 28, 28))[0]
     predicted = int(probabilities.argmax())
     out = capsys.readouterr().out
-    assert f"one.png: prediction {predicted} ({100 * probabilities[predicted]:.2f} %)" in out, out
+    assert f"one.png: prediction {predicted} ({100 * probabilities[predicted]:.2f} %" in out, out
 
 
 def test_plot_weights_of_a_cnn_draws_its_first_kernels(cnn_file, tmp_path, capsys):

@@ -173,21 +173,20 @@ def notify(callbacks, hook, state):
 
 class DivergenceWatch:
     """Training has diverged when a batch's loss is NaN or infinite, or when the loss, smoothed over about 20
-    batches, has grown to ``factor`` times where it started (the mean of the first batches): a learning rate far
-    too large sends the loss to 1e18 while the weights stay finite."""
+    batches, has grown to ``factor`` times where it started (the first batch's loss, or 1 if that was smaller):
+    a learning rate far too large sends the loss to 1e18 while the weights stay finite."""
 
-    def __init__(self, factor=100.0, warmup=5, smoothing=0.1):
-        self.factor, self.warmup, self.smoothing = factor, warmup, smoothing
-        self.start, self.smoothed, self.seen = 0.0, None, 0
+    def __init__(self, factor=100.0, smoothing=0.05):
+        self.factor, self.smoothing = factor, smoothing
+        self.start = self.smoothed = None
 
     def check(self, value, state):
         if not math.isfinite(value):
             self.fail(f"the loss became {value}", state)
-        self.seen += 1
-        if self.seen <= self.warmup:
-            self.start += (value - self.start) / self.seen
-        self.smoothed = value if self.smoothed is None else self.smoothed + self.smoothing * (value - self.smoothed)
-        if self.seen > self.warmup and self.smoothed > self.factor * max(self.start, 1e-3):
+        if self.start is None:
+            self.start = self.smoothed = value
+        self.smoothed += self.smoothing * (value - self.smoothed)
+        if self.smoothed > self.factor * max(self.start, 1.0):
             self.fail(f"the loss grew from {self.start:.4g} to {self.smoothed:.4g}", state)
 
     @staticmethod

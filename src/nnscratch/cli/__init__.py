@@ -33,6 +33,12 @@ def build_parser():
 
 def main(argv=None):
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+    from .console import robust_output
+    with robust_output():
+        return run_command(argv)
+
+
+def run_command(argv):
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

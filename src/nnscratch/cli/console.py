@@ -3,7 +3,9 @@
 The progress bar (tqdm) appears only on a terminal; elsewhere, or with ``--quiet``, only the plain lines are
 printed, so logs stay readable.
 """
+import os
 import sys
+from contextlib import contextmanager
 
 import numpy as np
 from tabulate import tabulate
@@ -137,3 +139,78 @@ class ConsoleProgress(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+ASCII_FOR = {"→": "->", "←": "<-", "±": "+/-", "…": "...", "×": "x", "–": "-", "—": "-", "≤": "<=", "≥": ">=",
+             "≈": "~", "·": "*", "µ": "u", "°": " deg"}
+
+
+def ascii_fallback(error):
+    """A codec error handler: characters the stream cannot encode become ASCII look-alikes (box-drawing lines
+    become -, | and +), others ?."""
+    text = error.object[error.start:error.end]
+    return "".join(ASCII_FOR.get(char) or box_as_ascii(char) for char in text), error.end
+
+
+def box_as_ascii(char):
+    import unicodedata
+    name = unicodedata.name(char, "")
+    if name.startswith("BOX DRAWINGS"):
+        horizontal, vertical = "HORIZONTAL" in name, "VERTICAL" in name
+        return "-" if horizontal and not vertical else "|" if vertical and not horizontal else "+"
+    return "?"
+
+
+class QuietOnBrokenPipe:
+    """A stream that, once its reader has gone away (``nnscratch train | head``), sends the rest to the null
+    device instead of raising: the program goes on and finishes its work, as if the output were still read."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            self.silence()
+            return len(text)
+
+    def flush(self):
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self.silence()
+
+    def silence(self):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, self.stream.fileno())
+        os.close(null)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+@contextmanager
+def robust_output():
+    """Standard output that survives a closed pipe, and text that degrades to ASCII where the terminal's
+    encoding cannot show it."""
+    import codecs
+    codecs.register_error("nnscratch-ascii", ascii_fallback)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and not can_encode(stream, "→±…╒═│"):
+            stream.reconfigure(errors="nnscratch-ascii")
+    real = sys.stdout
+    sys.stdout = QuietOnBrokenPipe(real) if hasattr(real, "fileno") else real
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stdout = real
+
+
+def can_encode(stream, text):
+    try:
+        text.encode(getattr(stream, "encoding", None) or "ascii")
+        return True
+    except (UnicodeEncodeError, LookupError):
+        return False

@@ -72,7 +72,11 @@ def run(args):
         print(f"\nInterrupted during epoch {len(history) + 1}; keeping the best model so far "
               f"(epoch {training.best_epoch}).")
     print("Saving...", flush=True)
-    model_path, history_path = training.save()
+    try:
+        model_path, history_path = training.save()
+    except KeyboardInterrupt:  # held back until the files were complete
+        print(f"Interrupted; the model is saved in {training.saved_paths[0]}", file=sys.stderr)
+        return 130
     try:
         print("Evaluating...", flush=True)
         results = training.evaluate()

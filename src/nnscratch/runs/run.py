@@ -159,7 +159,7 @@ class Run:
                 "results": {name: result._asdict() for name, result in self.results.items()},
                 "timings": {"total_seconds": time.perf_counter() - self.started,
                             "epoch_seconds": self.history["seconds"]}})
-        self.saved_paths = (out, history_path)
+            self.saved_paths = (out, history_path)
         return self.saved_paths
 
     @property
