@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean clean-models
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,12 +13,15 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,all]'
 	touch $@
 
-# The main job: fetch MNIST, train the default network, evaluate it, save it, and show one test digit.
-run: $(VENV)/.installed
-	$(BIN)/nnscratch data fetch mnist
-	$(BIN)/nnscratch train --preset mlp --out models/mlp.npz
+# The main job: fetch MNIST, train the default network (once: models/mlp.npz is kept), evaluate it, and show
+# one test digit. `make clean-models` (or deleting the file) trains afresh.
+run: models/mlp.npz
 	$(BIN)/nnscratch evaluate models/mlp.npz
 	$(BIN)/nnscratch predict models/mlp.npz --index 0
+
+models/mlp.npz: | $(VENV)/.installed
+	$(BIN)/nnscratch data fetch mnist
+	$(BIN)/nnscratch train --preset mlp --out models/mlp.npz
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
@@ -29,3 +32,6 @@ bench: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+
+clean-models:
+	rm -f models/mlp.npz models/mlp.history.json

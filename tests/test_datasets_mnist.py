@@ -7,6 +7,8 @@ import pytest
 from nnscratch.datasets import DataError, digest, fetch, load_mnist
 
 TEST_LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+pytestmark = pytest.mark.network
+
 MNIST_DIGEST = "39bb83891d743e14f1a08409b3e3fc0587e2ed069b83efcf6dba130a72491235"
 
 
