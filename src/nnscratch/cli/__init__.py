@@ -10,7 +10,7 @@ import sys
 
 from .. import __version__
 
-COMMAND_MODULES = ["train", "evaluate", "presets", "data", "predict", "plot", "export", "import_model", "draw", "explain"]  # module names inside nnscratch.cli, each with add_parser(subparsers)
+COMMAND_MODULES = ["train", "evaluate", "presets", "data", "predict", "plot", "export", "import_model", "draw", "explain", "sweep"]  # module names inside nnscratch.cli, each with add_parser(subparsers)
 
 EXIT_USAGE = 2
 
