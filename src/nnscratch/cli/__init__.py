@@ -10,7 +10,11 @@ import sys
 
 from .. import __version__
 
-COMMAND_MODULES = ["train", "evaluate", "presets", "data", "predict", "plot", "export", "import_model", "draw", "explain", "sweep"]  # module names inside nnscratch.cli, each with add_parser(subparsers)
+# Module names inside nnscratch.cli, each with add_parser(subparsers).
+COMMAND_MODULES = ["train", "evaluate", "presets", "data", "predict", "plot", "export", "import_model", "draw",
+                   "explain", "sweep"]
+# Commands that read model files, and so may need the custom layers that --import registers.
+LOADS_MODELS = ["train", "evaluate", "predict", "plot", "export", "draw", "explain"]
 
 EXIT_USAGE = 2
 
@@ -28,7 +32,37 @@ def build_parser():
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").add_parser(subparsers)
+    for command in LOADS_MODELS:
+        if command in subparsers.choices:
+            subparsers.choices[command].add_argument(
+                "--import", dest="import_modules", action="append", default=[], metavar="MODULE",
+                help="import MODULE first (a Python file or an importable module name), so that the custom "
+                     "layers it registers with @register_layer can be loaded; may be given more than once")
     return parser
+
+
+def import_custom_layers(modules):
+    """Import each module (a path to a .py file, or a dotted name importable from here)."""
+    import importlib.util
+    import os
+    for module in modules:
+        try:
+            if module.endswith(".py"):
+                if not os.path.isfile(module):
+                    raise CommandError(f"--import {module}: no such file")
+                name = "nnscratch_custom_" + os.path.splitext(os.path.basename(module))[0]
+                spec = importlib.util.spec_from_file_location(name, module)
+                loaded = importlib.util.module_from_spec(spec)
+                sys.modules[name] = loaded
+                spec.loader.exec_module(loaded)
+            else:
+                if os.getcwd() not in sys.path:
+                    sys.path.insert(0, os.getcwd())
+                importlib.import_module(module)
+        except CommandError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the user's own code: report it in one line, whatever it raised
+            raise CommandError(f"--import {module}: {type(error).__name__}: {error}") from None
 
 
 def main(argv=None):
@@ -49,6 +83,7 @@ def run_command(argv):
         return EXIT_USAGE
     from ..runs import SettingsError
     try:
+        import_custom_layers(getattr(args, "import_modules", []))
         return args.run(args) or 0
     except KeyboardInterrupt:
         print("nnscratch: interrupted", file=sys.stderr)
