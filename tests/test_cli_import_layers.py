@@ -1,9 +1,10 @@
 """Models with a custom layer load on the command line once the module that registers it is imported."""
-
 from nnscratch import Linear, Sequential, cli
 from nnscratch.serialization import save_model
 
 SWISH = '''
+import numpy as np
+
 import nnscratch as nn
 
 
