@@ -190,7 +190,7 @@ def test_resumed_cnn_run_matches_one_go(tmp_path, digits, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--layers", "784,30,10"], "--layers sets the sizes of an mlp; the cnn's are fixed but for --hidden"),
-    (["--architecture", "rnn"], "--architecture must be mlp or cnn, got 'rnn'"),
+    (["--architecture", "rnn"], "--architecture must be one of mlp, cnn, cnn-small, got 'rnn'"),
     (["--augment", "wobble"], "--augment expects a number of pixels or 'affine', got 'wobble'"),
     (["--augment", "-1"], "--augment must be 0 to 8 pixels (or 'affine'), got -1"),
     (["--hidden", "0"], "--hidden must be at least 1, got 0"),

@@ -140,3 +140,32 @@ def test_nielsen_preset_reproduces_its_result_on_mnist(tmp_path, capsys):
     assert len(epoch_lines) == 15 and all(" / 10000 (" in line.split("| test ")[1] for line in epoch_lines)
     test = float(re.search(r"│ Test\s+│ [\d.]+ │ \d+ / 10000\s+│ ([\d.]+) %", out).group(1))
     assert 94.0 <= test <= 95.5, f"Nielsen's network should reach 94-95.5 % on test, got {test} %"
+
+
+def test_the_fast_recipe_settings_build_what_they_name():
+    from nnscratch import Conv2D, OneCycle
+    from nnscratch.runs import resolve
+    settings = resolve({"architecture": "cnn-small", "hidden": 256, "optimizer": "adam", "lr": 0.01,
+                        "betas": "0.7,0.9", "schedule": "one-cycle", "label_smoothing": 0.1, "epochs": 2})
+    model = build_model(settings, np.random.default_rng(0))
+    convs = [layer for layer in model if isinstance(layer, Conv2D)]
+    assert [(conv.out_channels, conv.kernel_size) for conv in convs] == [(24, (5, 5)), (32, (3, 3))]
+    assert model.predict_output(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 10)
+    assert [layer for layer in model if isinstance(layer, Linear)][0].in_features == 32 * 5 * 5
+    assert build_loss(settings).label_smoothing == 0.1
+    optimizer = build_optimizer(settings, model)
+    assert (optimizer.beta1, optimizer.beta2) == (0.7, 0.9)
+    assert isinstance(optimizer.schedule, OneCycle) and optimizer.schedule.max_lr == 0.01
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"betas": "0.9"}, "betas expects two numbers in [0, 1), got [0.9]"),
+    ({"betas": "0.9,1.5"}, "betas expects two numbers in [0, 1), got [0.9, 1.5]"),
+    ({"label_smoothing": 1.0}, "label_smoothing must be in [0, 1), got 1.0"),
+    ({"label_smoothing": 0.1, "loss": "quadratic"}, "label_smoothing applies to softmax_cross_entropy, not quadratic"),
+])
+def test_bad_recipe_settings_name_the_setting(given, message):
+    from nnscratch.runs import SettingsError, resolve
+    with pytest.raises(SettingsError) as raised:
+        resolve(given)
+    assert str(raised.value) == message

@@ -59,9 +59,11 @@ def banner(model, data, settings, source=None, out=None, width=100):
 
 def applicable_settings(settings):
     """The settings that shape this run, by name: no momentum for Adam, no patience when there is none."""
-    cnn = settings.get("architecture") == "cnn"
-    names = ["optimizer", "lr", *(["momentum"] if settings["optimizer"] == "sgd" else []), "weight_decay",
+    cnn = settings.get("architecture") != "mlp"
+    names = ["architecture", "optimizer", "lr", *(["momentum"] if settings["optimizer"] == "sgd" else []),
+             *(["betas"] if settings["optimizer"] != "sgd" else []), "weight_decay",
              "schedule", *(["warmup"] if settings["warmup"] else []), "batch_size", "epochs", "loss",
+             *(["label_smoothing"] if settings.get("label_smoothing") else []),
              *(["hidden", "batch_norm"] if cnn else ["init"]), "dropout", "augment", "shuffle",
              *(["patience"] if settings["patience"] is not None else []), "monitor", "seed"]
     return [(name, settings[name]) for name in names if name in settings]

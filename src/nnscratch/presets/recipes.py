@@ -14,7 +14,7 @@ from ..layers import BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReL
 from ..losses import get_loss
 from ..network import Network, Sequential
 from ..optimizers import OPTIMIZERS
-from ..schedules import Constant, CosineDecay, ExponentialDecay, StepDecay, Warmup
+from ..schedules import Constant, CosineDecay, ExponentialDecay, OneCycle, StepDecay, Warmup
 
 # Every setting and its default: what `nnscratch train` uses when neither a preset nor a flag says otherwise.
 DEFAULTS = {
@@ -24,10 +24,14 @@ DEFAULTS = {
     "patience": None, "seed": 0, "dataset": "mnist", "data": None, "validation_size": 10000,
     "train_size": None, "augment": 0, "report_test_each_epoch": False, "evaluate_before": False,
     "architecture": "mlp", "hidden": 128, "batch_norm": False, "print_every": 1, "monitor": "val_accuracy",
+    "label_smoothing": 0.0, "betas": [0.9, 0.999],
 }
 
-SCHEDULES = ("constant", "cosine", "step", "exponential")
-ARCHITECTURES = ("mlp", "cnn")
+SCHEDULES = ("constant", "cosine", "one-cycle", "step", "exponential")
+# The convolutional networks: (output channels, kernel size) of each convolution; each is followed by a 2×2
+# max-pool and a ReLU, and the last by a dense hidden layer of `hidden` units and 10 outputs.
+CONVOLUTIONS = {"cnn": [(32, 5), (64, 5)], "cnn-small": [(24, 5), (32, 3)]}
+ARCHITECTURES = ("mlp", *CONVOLUTIONS)
 CNN_INPUT_SHAPE = [1, 28, 28]
 CNN_CLASSES = 10
 AFFINE = {"shift": 2.0, "rotation": 10.0, "scale": 0.1}  # what --augment affine draws from
@@ -129,12 +133,17 @@ def build_model(settings, rng):
     architecture = settings.get("architecture", "mlp")
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; known: {', '.join(ARCHITECTURES)}")
-    return build_cnn(settings, rng) if architecture == "cnn" else build_mlp(settings, rng)
+    return build_cnn(settings, rng) if is_cnn(settings) else build_mlp(settings, rng)
+
+
+def is_cnn(settings):
+    """Whether ``settings`` describe one of the convolutional networks."""
+    return settings.get("architecture", "mlp") in CONVOLUTIONS
 
 
 def input_shape(settings):
     """The shape of one example as the network of ``settings`` takes it: [1, 28, 28] or [inputs]."""
-    if settings.get("architecture", "mlp") == "cnn":
+    if is_cnn(settings):
         return list(CNN_INPUT_SHAPE)
     return [int(settings["layers"][0])]
 
@@ -147,18 +156,19 @@ def build_mlp(settings, rng):
 
 
 def build_cnn(settings, rng):
-    """conv 5×5×32, max-pool 2, ReLU, conv 5×5×64, max-pool 2, ReLU, dense `hidden`, ReLU, dropout, dense 10,
-    on (N, 1, 28, 28) images; with `batch_norm`, a BatchNorm after each conv and the hidden dense layer.
+    """The convolutions of ``CONVOLUTIONS[architecture]`` (``cnn``: 5×5×32 and 5×5×64), each followed by a 2×2
+    max-pool and a ReLU, then a dense layer of ``hidden`` units, ReLU, dropout and 10 outputs, on (N, 1, 28, 28)
+    images; with ``batch_norm``, a BatchNorm after each convolution and the hidden dense layer.
 
     Pooling before the ReLU gives the same result as after it (both are monotone) on a quarter of the values.
     """
     hidden, dropout = int(settings["hidden"]), float(settings["dropout"])
-    if hidden < 1:
-        raise ValueError(f"--hidden must be at least 1, got {hidden}")
     norm = (lambda features: [BatchNorm(features)]) if settings["batch_norm"] else (lambda features: [])
-    layers = [Conv2D(1, 32, 5, rng=rng), *norm(32), MaxPool2D(2), ReLU(),
-              Conv2D(32, 64, 5, rng=rng), *norm(64), MaxPool2D(2), ReLU(),
-              Flatten(), Linear(64 * 4 * 4, hidden, rng=rng), *norm(hidden), ReLU()]
+    layers, channels, side = [], CNN_INPUT_SHAPE[0], CNN_INPUT_SHAPE[1]
+    for out_channels, kernel in CONVOLUTIONS[settings["architecture"]]:
+        layers += [Conv2D(channels, out_channels, kernel, rng=rng), *norm(out_channels), MaxPool2D(2), ReLU()]
+        channels, side = out_channels, (side - kernel + 1) // 2
+    layers += [Flatten(), Linear(channels * side * side, hidden, rng=rng), *norm(hidden), ReLU()]
     if dropout:
         layers.append(Dropout(dropout, rng=rng))
     layers.append(Linear(hidden, CNN_CLASSES, rng=rng))
@@ -177,7 +187,11 @@ def build_transform(settings):
 
 
 def build_loss(settings):
-    return get_loss(settings["loss"])
+    """The loss named in ``settings``; softmax cross-entropy with its ``label_smoothing``."""
+    smoothing = float(settings.get("label_smoothing") or 0.0)
+    if smoothing and settings["loss"] != "softmax_cross_entropy":
+        raise ValueError(f"label smoothing applies to softmax_cross_entropy, not {settings['loss']}")
+    return get_loss(settings["loss"], **({"label_smoothing": smoothing} if smoothing else {}))
 
 
 def build_schedule(settings):
@@ -187,6 +201,7 @@ def build_schedule(settings):
     if not lr > 0:
         raise ValueError(f"the learning rate must be positive, got {lr}")
     schedules = {"constant": lambda: Constant(lr), "cosine": lambda: CosineDecay(lr, epochs),
+                 "one-cycle": lambda: OneCycle(lr, epochs, pct_start=0.25),
                  "step": lambda: StepDecay(lr, max(1, epochs // 3), 0.1),
                  "exponential": lambda: ExponentialDecay(lr, 0.9)}
     if name not in schedules:
@@ -202,4 +217,5 @@ def build_optimizer(settings, model):
     schedule, weight_decay = build_schedule(settings), float(settings["weight_decay"])
     if name == "sgd":
         return OPTIMIZERS[name](model, schedule, momentum=float(settings["momentum"]), weight_decay=weight_decay)
-    return OPTIMIZERS[name](model, schedule, weight_decay=weight_decay)
+    return OPTIMIZERS[name](model, schedule, betas=tuple(settings.get("betas") or (0.9, 0.999)),
+                            weight_decay=weight_decay)

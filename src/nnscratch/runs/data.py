@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..presets import is_cnn
 from .settings import SettingsError
 
 LINES_TEST_SIZE = 10000
@@ -18,7 +19,7 @@ def preprocessing(input_shape):
 
 def wants_images(settings):
     """Whether the network of ``settings`` takes (N, 1, H, W) images rather than flat rows."""
-    return settings.get("architecture") == "cnn" or len(settings.get("input_shape") or []) > 1
+    return is_cnn(settings) or len(settings.get("input_shape") or []) > 1
 
 
 @dataclass

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..callbacks import EarlyStopping, MeasureEachEpoch
-from ..presets import CNN_CLASSES, DEFAULTS, build_loss, build_model, build_optimizer, build_transform, input_shape
+from ..presets import CNN_CLASSES, DEFAULTS, is_cnn, build_loss, build_model, build_optimizer, build_transform, input_shape
 from ..serialization import load_checkpoint, save_model, write_json
 from ..training import History, check_data, evaluate, fit, measure
 from .checkpoint import ResumePoint, dropout_layers, resume_entries, split_resume_state
@@ -188,8 +188,8 @@ def restore_generator(rng, state):
 
 
 def check_model_fits_data(settings, data):
-    if settings["architecture"] == "cnn":
-        check_fits(input_shape(settings), CNN_CLASSES, data, "the cnn")
+    if is_cnn(settings):
+        check_fits(input_shape(settings), CNN_CLASSES, data, f"the {settings['architecture']}")
     else:
         layers = settings["layers"]
         check_fits(layers[0], layers[-1], data, f"{{layers}} {','.join(map(str, layers))}")

@@ -15,19 +15,22 @@ MAX_SHIFT = 8  # --augment N shifts by up to N pixels; beyond a third of a 28-pi
 
 # name: (kind, help). Kinds: int, float, str, list (comma-separated sizes), switch (on/off).
 SETTINGS = {
-    "architecture": ("str", f"{' or '.join(ARCHITECTURES)}: dense layers of the layers sizes, or two convolutions, "
-                            "a dense layer of hidden units and 10 outputs on 28x28 images"),
+    "architecture": ("str", f"{', '.join(ARCHITECTURES)}: dense layers of the layers sizes, or two convolutions "
+                            "(cnn: 5x5x32 and 5x5x64; cnn-small: 5x5x24 and 3x3x32), each pooled, then a dense layer "
+                            "of hidden units and 10 outputs, on 28x28 images"),
     "layers": ("list", "layer sizes, input first (mlp)"),
     "hidden": ("int", "units of the dense hidden layer (cnn)"),
     "batch_norm": ("switch", "cnn: batch normalisation after each convolution and the dense hidden layer"),
     "activation": ("str", "hidden activation: sigmoid, tanh, relu, leaky_relu"),
     "output": ("str", "output activation: none (logits), softmax, sigmoid or same (as hidden)"),
     "loss": ("str", "softmax_cross_entropy, cross_entropy, quadratic, binary_cross_entropy"),
+    "label_smoothing": ("float", "softmax_cross_entropy: the weight spread evenly over all classes, in [0, 1)"),
     "init": ("str", "weight initialiser: he, glorot, lecun, normal, uniform, zeros"),
     "bias_init": ("str", "bias initialiser"),
     "optimizer": ("str", "sgd, adam or adamw"),
     "lr": ("float", "learning rate"),
     "momentum": ("float", "SGD momentum, in [0, 1)"),
+    "betas": ("list", "Adam's two decay rates, like 0.9,0.999, each in [0, 1)"),
     "weight_decay": ("float", "L2 weight decay"),
     "schedule": ("str", f"learning-rate schedule: {', '.join(SCHEDULES)}"),
     "warmup": ("float", "epochs of linear learning-rate warm-up"),
@@ -101,15 +104,16 @@ def check(settings):
         elif kind == "switch":
             settings[name] = switch(name, settings[name])
     if settings["architecture"] not in ARCHITECTURES:
-        raise SettingsError(f"{{architecture}} must be {' or '.join(ARCHITECTURES)}, got {settings['architecture']!r}",
+        raise SettingsError(f"{{architecture}} must be one of {', '.join(ARCHITECTURES)}, got {settings['architecture']!r}",
                             "architecture")
-    if settings["architecture"] == "cnn":
+    if settings["architecture"] != "mlp":
         if settings["layers"] not in (None, DEFAULTS["layers"]):
             raise SettingsError("{layers} sets the sizes of an mlp; the cnn's are fixed but for {hidden}", "layers")
         settings["layers"] = None
     else:
         settings["layers"] = parse_layers(DEFAULTS["layers"] if settings["layers"] is None else settings["layers"])
     settings["augment"] = parse_augment(settings["augment"])
+    settings["betas"] = parse_betas(settings["betas"])
     settings["batch_size"] = parse_batch_size(settings["batch_size"])
     if settings["monitor"] not in MONITORS:
         raise SettingsError(f"{{monitor}} must be {' or '.join(MONITORS)}, got {settings['monitor']!r}", "monitor")
@@ -119,6 +123,7 @@ def check(settings):
             ("momentum", 0 <= settings["momentum"] < 1, "must be in [0, 1)"),
             ("weight_decay", settings["weight_decay"] >= 0, "must be >= 0"),
             ("dropout", 0 <= settings["dropout"] < 1, "must be in [0, 1)"),
+            ("label_smoothing", 0 <= settings["label_smoothing"] < 1, "must be in [0, 1)"),
             ("hidden", settings["hidden"] >= 1, "must be at least 1"),
             ("print_every", settings["print_every"] >= 1, "must be at least 1"),
             ("warmup", settings["warmup"] >= 0, "must be >= 0"),
@@ -130,6 +135,9 @@ def check(settings):
             raise SettingsError(f"{{{name}}} {rule}, got {settings[name]}", name)
     if settings["patience"] is not None and not settings["validation_size"]:
         raise SettingsError("{patience} needs a validation set: {validation_size} must be > 0", "patience")
+    if settings["label_smoothing"] and settings["loss"] != "softmax_cross_entropy":
+        raise SettingsError(f"{{label_smoothing}} applies to softmax_cross_entropy, not {settings['loss']}",
+                            "label_smoothing")
     return settings
 
 
@@ -165,6 +173,19 @@ def parse_layers(layers):
             or not all(isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in layers)):
         raise SettingsError(f"{{layers}} needs at least two positive sizes, got {layers!r}", "layers")
     return list(layers)
+
+
+def parse_betas(betas):
+    """Adam's (β1, β2) from "0.9,0.999" or a pair of numbers."""
+    if isinstance(betas, str):
+        betas = betas.split(",")
+    try:
+        betas = [float(beta) for beta in betas]
+    except (TypeError, ValueError):
+        raise SettingsError(f"{{betas}} expects two numbers like 0.9,0.999, got {betas!r}", "betas") from None
+    if len(betas) != 2 or not all(0 <= beta < 1 for beta in betas):
+        raise SettingsError(f"{{betas}} expects two numbers in [0, 1), got {betas!r}", "betas")
+    return betas
 
 
 def parse_augment(augment):
