@@ -16,7 +16,7 @@ from nnscratch import Network
 from nnscratch.app import MAX_BODY_BYTES, NOTHING_DRAWN, DrawServer, DrawService
 from nnscratch.app.server import STATIC_FILES
 from nnscratch.cli import main
-from nnscratch.images.prepare import prepare_digit
+from nnscratch.images.prepare import LOW_CONFIDENCE, prepare_digit
 from nnscratch.serialization import save_model
 
 SIDE = 280
@@ -143,6 +143,8 @@ def test_prediction_is_the_model_on_the_prepared_digit(server):
     np.testing.assert_allclose(body["probabilities"], expected, atol=1e-5)
     assert body["prediction"] == int(np.argmax(expected)) and body["label"] == str(body["prediction"])
     assert 0 < body["milliseconds"] < 1000
+    assert body["low_confidence"] == LOW_CONFIDENCE and body["unsure"] == (expected.max() < LOW_CONFIDENCE)
+    assert body["unsure"], f"an untrained network's {expected.max():.0%} answer is not marked unsure"
 
 
 def test_png_body_gives_the_same_answer_as_pixels(server):
@@ -352,13 +354,27 @@ def test_unknown_method_too_many_headers_and_a_short_body_answer_json(server):
 
 # ---- the command ----------------------------------------------------------------------------------------------
 
-def test_draw_without_a_model_says_how_to_train_one(tmp_path, monkeypatch, capsys):
+def test_draw_with_a_missing_model_names_it(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert main(["draw"]) == 2
-    error = capsys.readouterr().err
-    assert "models/mlp.npz does not exist" in error and "nnscratch train --preset mlp" in error, error
     assert main(["draw", "missing.npz"]) == 2
     assert "missing.npz" in capsys.readouterr().err
+    assert main(["draw", "--port", "70000"]) == 2
+    assert "--port must be in 0..65535" in capsys.readouterr().err
+
+
+def test_a_server_without_a_model_answers_that_there_is_none_yet():
+    server = DrawServer(None, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for method, path, status in [("GET", "/api/model", 404), ("GET", "/api/test-digit", 503),
+                                     ("POST", "/api/predict", 503)]:
+            body = json.dumps(drawing_payload(canvas(vertical_bar)))
+            got, _, answer = request(server, method, path, body.encode() if method == "POST" else None,
+                                     {"Content-Type": "application/json"})
+            assert got == status and "train one in the Train view" in answer["error"], (path, got, answer)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_draw_command_serves_the_page(tmp_path):

@@ -1,13 +1,33 @@
-"""The draw page's web server: the Python standard library's threading HTTP server, for one local user.
+"""The page's web server: the Python standard library's threading HTTP server, for one local user.
 
-It serves three static files (the page, its script and its style sheet, read once at start-up; no path a
-client sends ever reaches the file system) and a small JSON API:
+It serves the page's static files (the page, its scripts and its style sheet, read once at start-up; no path a
+client sends ever reaches the file system) and a small API. The draw view:
 
-- ``GET /api/model``: the model's name, architecture, size and test accuracy;
+- ``GET /api/model``: the model's name, architecture, size and test accuracy (404 while there is no model yet);
 - ``GET /api/test-digit[?index=N]``: a random (or the N-th) MNIST test image and its label;
 - ``POST /api/predict``: a drawing, as JSON ``{"width", "height", "pixels": [width*height grey values in
   0..255, row by row]}`` or as a PNG (``Content-Type: image/png``); the answer holds the probabilities, the
-  prediction and the 28×28 image the network received.
+  prediction, whether it is ``unsure`` (below ``low_confidence``) and the 28×28 image the network received.
+
+The Train view (``train_api``, on a ``TrainingSession``; one run at a time, trained in a thread of its own):
+
+- ``POST /api/train`` with a JSON object of settings (any setting of ``nnscratch train`` by its name, such as
+  ``lr`` or ``batch_size``, plus ``preset``): ``202 {"run": id}``; ``409`` while a run is active; ``400
+  {"error"}`` for a bad setting, with the ``train`` command's message. The run is saved in ``models/`` under a
+  name of the page's choosing (``page-PRESET-DATE-TIME.npz`` and its ``.history.json``); once it ends or is
+  stopped it becomes the draw view's model.
+- ``POST /api/train/pause``, ``/resume``, ``/step`` (one batch, then paused), ``/stop`` (saves the run) with an
+  empty body or ``{}``: ``202 {"state"}``, ``409`` when no run is training (or it is already saving);
+  ``POST /api/train/settings`` ``{"lr"?, "batch_size"?}``: applied at the next batch and marked on the curves.
+- ``GET /api/train/events``: a Server-Sent Events stream: ``state`` (the snapshot and the history so far, first,
+  and again when a new run starts), ``tick`` (state, epoch, step, recent batch losses from ``losses_from``,
+  validation-subset points, learning rate, batch size, ``weights_version``, the health strip), ``epoch`` (the
+  epoch's record, as in the history file) and one ``done``, ``stopped`` or ``error`` per run; keep-alive
+  comments between. Slow clients get the latest snapshot, never a backlog.
+- ``GET /api/train/weights[?version=N]``: the first layer's weight images as raw ``uint8`` bytes (127 is zero;
+  each image scaled to its largest magnitude), shape in ``X-Weights-Shape``, the replay's versions in
+  ``X-Replay-Versions``; ``GET /api/train/history``: everything of the run so far; ``GET /api/train/options``:
+  the presets and defaults.
 
 Whatever a client sends, the answer to a bad request is a 4xx with ``{"error": "..."}`` and the server goes on
 serving: bodies over ``MAX_BODY_BYTES``, other content types, malformed JSON, wrong shapes, non-finite or
@@ -16,17 +36,23 @@ which keeps web sites out through DNS rebinding.
 """
 import ipaddress
 import json
+import os
 import socket
 import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import threading
+
+from . import train_api
 from .bodies import MAX_BODY_BYTES, RequestError, read_drawing
+from .training_session import TrainingSession
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
                 "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+                "/train.js": ("train.js", "text/javascript; charset=utf-8"),
                 "/style.css": ("style.css", "text/css; charset=utf-8")}
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 SECURITY_HEADERS = {
@@ -39,23 +65,55 @@ SECURITY_HEADERS = {
 }
 
 
+NO_MODEL = "there is no model yet: train one in the Train view"
+
+
 class DrawServer(ThreadingHTTPServer):
-    """Serves a ``DrawService`` on ``host:port`` (port 0 picks a free one); ``url`` says where.
+    """Serves a ``DrawService`` (or None until a run in the Train view has saved one) on ``host:port`` (port 0
+    picks a free one); ``url`` says where.
 
     ``log`` is a function taking one line; it hears refused requests and server errors (None: silence).
+    ``models_dir`` is where the Train view saves its runs; ``training`` a ``TrainingSession`` of the caller's
+    (by default one that saves there and hands each saved model to the draw view).
     """
 
     daemon_threads = True
+    keep_alive_seconds = 15.0   # an event stream's comment line when nothing else was sent
 
-    def __init__(self, service, host="127.0.0.1", port=0, log=None):
+    def __init__(self, service, host="127.0.0.1", port=0, log=None, models_dir="models", training=None):
         self.service = service
         self.log = log
+        self.training = training or TrainingSession(models_dir, on_saved=self.use_run, log=log)
+        self.shutting_down = False
+        self.listeners, self.listeners_lock = 0, threading.Lock()
         self.static = {route: ((STATIC_DIR / name).read_bytes(), kind) for route, (name, kind) in STATIC_FILES.items()}
         if ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__((host, port), DrawHandler)
         self.host, self.port = host, self.server_address[1]
         self.allowed_hosts = allowed_host_names(host)
+
+    def use_run(self, path, run):
+        """Make the model saved at ``path`` the draw view's; returns a note when it cannot be."""
+        from ..serialization import load_model
+        from .service import DIGIT_SIZE, DrawService
+        model, metadata = load_model(path)
+        x, y = run.data.test
+        test_set = (x.reshape(len(x), -1), y) if x[0].size == DIGIT_SIZE else None
+        try:
+            self.service = DrawService(model, metadata, name=os.path.basename(path), test_set=test_set)
+        except ValueError as error:
+            return f"the draw view keeps its model: {error}"
+        return None
+
+    def shutdown(self):
+        self.shutting_down = True
+        self.training.close(wait=False)   # wakes every event stream; an active run is stopped and saved
+        super().shutdown()
+
+    def server_close(self):
+        self.training.close(wait=True)
+        super().server_close()
 
     @property
     def url(self):
@@ -109,7 +167,8 @@ class DrawHandler(BaseHTTPRequestHandler):
 
     def refuse(self, path, query):
         self.close_connection = True  # any body is left unread
-        raise RequestError(405, f"method {self.command} is not allowed; use GET, or POST for /api/predict")
+        raise RequestError(405, f"method {self.command} is not allowed; use GET, or POST for /api/predict and "
+                                f"/api/train")
 
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_TRACE = do_CONNECT = refuse_method
 
@@ -138,8 +197,10 @@ class DrawHandler(BaseHTTPRequestHandler):
         if path in self.server.static:
             body, kind = self.server.static[path]
             return self.send_bytes(200, body, kind)
+        if train_api.routes(path):
+            return train_api.handle(self, "GET", path, query)
         if path == "/api/model":
-            return self.send_json(200, self.server.service.describe())
+            return self.send_json(200, self.draw_service(404).describe())
         if path == "/api/test-digit":
             return self.send_json(200, self.test_digit(query))
         if path == "/api/predict":
@@ -147,13 +208,16 @@ class DrawHandler(BaseHTTPRequestHandler):
         raise RequestError(404, f"no such page: {path[:100]}")
 
     def post(self, path, query):
+        if train_api.routes(path):
+            return train_api.handle(self, "POST", path, query)
         if path != "/api/predict":
             self.close_connection = True  # the body is left unread
             known = path in self.server.static or path in ("/api/model", "/api/test-digit")
             raise RequestError(405 if known else 404, f"cannot POST to {path[:100]}")
         image = read_drawing(self.headers.get_content_type(), self.read_body())
+        service = self.draw_service(503)
         try:
-            answer = self.server.service.predict(image)
+            answer = service.predict(image)
         except ValueError as error:
             raise RequestError(400, f"cannot prepare this image: {error}") from None
         self.send_json(200, answer)
@@ -172,11 +236,17 @@ class DrawHandler(BaseHTTPRequestHandler):
                 raise RequestError(400, f"index must be a whole number, got {text[:20]!r}")
             index = int(text)
         try:
-            return self.server.service.test_digit(index)
+            return self.draw_service(503).test_digit(index)
         except IndexError as error:
             raise RequestError(400, str(error)) from None
         except LookupError as error:
             raise RequestError(503, str(error)) from None
+
+    def draw_service(self, status):
+        service = self.server.service
+        if service is None:
+            raise RequestError(status, NO_MODEL)
+        return service
 
     def read_body(self):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -201,11 +271,14 @@ class DrawHandler(BaseHTTPRequestHandler):
     def send_json(self, status, payload):
         self.send_bytes(status, json.dumps(payload, allow_nan=False).encode(), "application/json")
 
-    def send_bytes(self, status, body, kind):
+    def security_headers(self):
+        return SECURITY_HEADERS
+
+    def send_bytes(self, status, body, kind, headers=None):
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in {**SECURITY_HEADERS, **(headers or {})}.items():
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")

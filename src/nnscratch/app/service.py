@@ -14,7 +14,7 @@ from ..layers.batchnorm import BatchNorm
 from ..layers.conv import Conv2D
 from ..layers.linear import Linear
 from ..layers.pooling import MaxPool2D
-from ..images.prepare import NoInkError, prepare_digit
+from ..images.prepare import LOW_CONFIDENCE, NoInkError, is_unsure, prepare_digit
 
 DIGIT_SIDE = 28
 DIGIT_SIZE = DIGIT_SIDE * DIGIT_SIDE
@@ -58,7 +58,7 @@ class DrawService:
     def predict(self, image):
         """Prepare a 2-D grey image and return the answer as a JSON-ready dict.
 
-        An image without ink answers ``{"status": "empty", "message": "nothing drawn yet"}``, not a guess.
+        ``unsure`` says whether the answer's probability is below ``LOW_CONFIDENCE``. An image without ink answers ``{"status": "empty", "message": "nothing drawn yet"}``, not a guess.
         """
         start = time.perf_counter()
         try:
@@ -70,6 +70,7 @@ class DrawService:
             probabilities = self.model.predict_proba(digit.reshape(1, *self.input_shape))[0]
         prediction = int(np.argmax(probabilities))
         return {"status": "ok", "prediction": prediction, "label": self.class_names[prediction],
+                "unsure": is_unsure(probabilities[prediction]), "low_confidence": LOW_CONFIDENCE,
                 "probabilities": [round(float(value), 6) for value in probabilities],
                 "preview": [round(float(value), 4) for value in digit.reshape(-1)],
                 "milliseconds": round((time.perf_counter() - start) * 1000, 3)}

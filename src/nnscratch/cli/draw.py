@@ -1,4 +1,5 @@
-"""``nnscratch draw [MODEL]``: a local web page where you draw a digit and watch the network answer."""
+"""``nnscratch draw [MODEL]``: a local web page where you draw a digit and watch the network answer, or train a
+network and watch it learn (without a model, the page opens on its Train view)."""
 import os
 import sys
 import webbrowser
@@ -13,9 +14,10 @@ TEST_DATASETS = ("mnist", "fashion-mnist", "kmnist", "emnist-digits", "emnist-le
 
 def add_parser(subparsers):
     parser = subparsers.add_parser("draw", help="draw a digit in the browser and watch the network answer",
-                                   description=__doc__.splitlines()[0])
+                                   description=" ".join(__doc__.split()))
     parser.add_argument("model", metavar="MODEL", nargs="?",
-                        help=f"a model file written by nnscratch train (default: {DEFAULT_MODEL})")
+                        help=f"a model file written by nnscratch train (default: {DEFAULT_MODEL}; without one, "
+                             f"the page opens on Train)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: 0, a free one)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: 127.0.0.1, this computer only)")
@@ -24,32 +26,51 @@ def add_parser(subparsers):
 
 
 def run(args):
-    path = args.model or DEFAULT_MODEL
-    if args.model is None and not os.path.exists(path):
-        raise CommandError(f"no MODEL given and {DEFAULT_MODEL} does not exist; train one with "
-                           f"`nnscratch train --preset mlp --out {DEFAULT_MODEL}` (or `make run`), "
-                           f"or name a model file")
     if not 0 <= args.port <= 65535:
         raise CommandError(f"--port must be in 0..65535, got {args.port}")
-    model, metadata = load_model(path)
-    service = DrawService(model, metadata, name=os.path.basename(path), test_set=lambda: test_set(metadata))
+    path = args.model or DEFAULT_MODEL
+    service = None
+    if args.model is not None or os.path.exists(path):
+        model, metadata = load_model(path)
+        service = DrawService(model, metadata, name=os.path.basename(path),
+                              test_set=lambda: test_set(metadata))
     try:
-        server = DrawServer(service, args.host, args.port, log=lambda line: print(line, file=sys.stderr))
+        server = DrawServer(service, args.host, args.port, log=lambda line: print(line, file=sys.stderr),
+                            models_dir=os.path.dirname(DEFAULT_MODEL))
     except OSError as error:
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
     if server.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host}: other computers on the network can use this page",
               file=sys.stderr)
+    if service is None:
+        print(f"No model yet ({DEFAULT_MODEL} does not exist): the page opens on Train, where you can train one "
+              f"(runs are saved in {os.path.dirname(DEFAULT_MODEL)}/)", flush=True)
     print(f"Draw a digit at {server.url}  (Ctrl+C to stop)", flush=True)
     if args.open:
         webbrowser.open(server.url)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
+        finish_run(server)
         print("stopped")
     finally:
         server.server_close()
     return 0
+
+
+def finish_run(server):
+    """Ctrl-C during a run: stop it at the next batch and wait while it is saved (a second Ctrl-C is ignored
+    until the file is written)."""
+    if server.training.latest().state not in ("starting", "running", "paused", "saving", "evaluating"):
+        return
+    print("Saving the run in progress...", flush=True)
+    while True:
+        try:
+            server.training.close(wait=True)
+            break
+        except KeyboardInterrupt:
+            print("Still saving; please wait.", flush=True)
+    print(server.training.latest().message or "")
 
 
 def test_set(metadata):

@@ -1,0 +1,404 @@
+"""The page's training runs: one at a time, in a thread of its own that owns the network.
+
+``TrainingSession.start(given)`` checks the settings as the ``train`` command does (``runs.resolve``), builds a
+``runs.Run`` and trains it in a thread. The thread alone touches the model. Every ``publish_seconds`` (and at
+every pause, epoch end and state change) it publishes an immutable ``Snapshot`` (copied numbers, the first layer's
+weights as bytes) under the session's lock and wakes the waiters; HTTP threads only ever read snapshots.
+
+The controls act at the next batch boundary: ``pause``, ``resume``, ``step`` (one batch, then paused), ``stop``
+(the run is saved as if it had ended), ``change(lr=..., batch_size=...)`` (marked on the curves). Every few
+dozen batches (as long as that takes under ``probe_share`` of the time) the thread also measures a fixed subset of 1,000 validation digits and the health strip
+(``watch.Health``). When the run ends or stops, ``Run.save`` writes the model and its history atomically, then
+``Run.evaluate`` measures every split, and ``on_saved(path, run)`` is told (the server makes it the page's model;
+what it returns, if anything, is added to the run's closing message).
+"""
+import itertools
+import math
+import os
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+
+from ..callbacks import Callback
+from ..runs import Run, SettingsError, resolve
+from ..schedules import Constant
+from ..training import DivergenceError, measure
+from .watch import Health, weight_image
+
+ACTIVE = ("starting", "running", "paused")          # a run that can still be controlled
+FINISHING = ("saving", "evaluating")
+ENDED = ("done", "stopped", "error")
+SUBSET_SIZE = 1000
+RECENT_LOSSES = 256          # batch losses carried by each tick (a client that missed ticks merges by step)
+REPLAY_FRAMES = 100
+MAX_LR = 1e3
+
+
+class Conflict(Exception):
+    """A control that does not apply in the session's state (HTTP 409)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One published view of the session; never changed once published (lists are fresh copies)."""
+
+    version: int = 0
+    run: int = 0
+    state: str = "idle"
+    epoch: int = 0                  # the epoch under way, from 1
+    epochs: int = 0
+    step: int = 0                   # batches done in the whole run
+    lr: float = None
+    batch_size: int = None
+    train_size: int = 0
+    losses_from: int = 0            # global step of losses[0] (step n's loss is the n-th batch's, from 1)
+    losses: tuple = ()
+    probes: tuple = ()              # recent validation-subset points {"step", "loss", "accuracy"}
+    marks: tuple = ()               # setting changes {"step", "lr"?, "batch_size"?}
+    records: int = 0                # epoch records so far
+    weights_version: int = 0
+    weights_shape: tuple = ()
+    health: tuple = ()
+    settings: dict = field(default_factory=dict)
+    model: str = None               # the saved model's file name once saved
+    message: str = None
+    results: dict = field(default_factory=dict)
+
+    def public(self):
+        """The snapshot as JSON-ready data (a tick)."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        for name in ("losses", "probes", "marks", "health", "weights_shape"):
+            data[name] = list(data[name])
+        return data
+
+
+class TrainingSession:
+    """At most one training run at a time, its controls, and the snapshots it publishes.
+
+    ``models_dir``: where runs are saved (``NAME.npz`` and ``NAME.history.json``); ``on_saved(path, run)``: told
+    when a run's model is saved and evaluated; ``log``: a function taking one line, for errors.
+    """
+
+    def __init__(self, models_dir="models", on_saved=None, log=None, publish_seconds=0.1, probe_every=40,
+                 probe_share=0.05):
+        self.models_dir, self.on_saved, self.log = os.fspath(models_dir), on_saved, log
+        self.publish_seconds, self.probe_every, self.probe_share = publish_seconds, probe_every, probe_share
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+        self.run_ids = itertools.count(1)
+        self.snapshot = Snapshot()
+        self.thread = None
+        self.closed = False
+        self.reset_run_data()
+        self.reset_controls()
+
+    def reset_run_data(self):
+        self.losses, self.all_probes, self.epoch_records = [], [], []
+        self.frames = {}            # weights version -> (bytes, shape): the replay
+        self.frame_every = 1        # a replay frame every this many publications (doubles as frames fill up)
+        self.publications = 0
+        self.latest_frame = None
+
+    def reset_controls(self):
+        self.paused, self.step_budget, self.stop_requested, self.pending = False, 0, False, {}
+
+    # ---- what HTTP threads call ----------------------------------------------------------------------------
+    def start(self, given):
+        """Check ``given`` settings, load the data and start training; returns the run's id. ``SettingsError``
+        for bad settings, ``Conflict`` while a run is active."""
+        if not isinstance(given, dict):
+            raise SettingsError("expected a JSON object of settings")
+        if "out" in given or "resume" in given:
+            raise SettingsError(f"the page saves its runs in {self.models_dir}/ under a name of its own; "
+                                f"{'out' if 'out' in given else 'resume'} cannot be set here")
+        with self.lock:
+            if self.snapshot.state in ACTIVE + FINISHING:
+                raise Conflict(f"a run is already {self.snapshot.state}; stop it first")
+            if self.closed:
+                raise Conflict("the server is shutting down")
+            previous = self.snapshot
+            self.reset_controls()
+            self.publish_locked(state="starting")
+        try:
+            settings = resolve(given)
+            run = Run.start(settings, self.new_path(settings))
+        except BaseException:
+            with self.lock:
+                self.publish_locked(state=previous.state)
+            raise
+        with self.lock:
+            run_id = next(self.run_ids)
+            self.reset_run_data()
+            self.publish_locked(**fresh_fields(run, run_id))
+            self.thread = threading.Thread(target=self.train, args=(run, run_id), name=f"training-run-{run_id}",
+                                           daemon=True)
+            self.thread.start()
+        return run_id
+
+    def pause(self):
+        with self.lock:
+            self.require_active("pause")
+            self.paused, self.step_budget = True, 0
+            self.changed.notify_all()
+            return self.snapshot.state
+
+    def resume(self):
+        with self.lock:
+            self.require_active("resume")
+            self.paused, self.step_budget = False, 0
+            self.changed.notify_all()
+            return self.snapshot.state
+
+    def step(self):
+        with self.lock:
+            self.require_active("step")
+            self.paused = True
+            self.step_budget += 1
+            self.changed.notify_all()
+            return self.snapshot.state
+
+    def stop(self):
+        with self.lock:
+            self.require_active("stop")
+            self.stop_requested = True
+            self.changed.notify_all()
+            return self.snapshot.state
+
+    def change(self, lr=None, batch_size=None):
+        """A new learning rate and/or batch size from the next batch on; ValueError names a bad one."""
+        if lr is None and batch_size is None:
+            raise ValueError("give lr, batch_size or both")
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
+                               or not (0 < lr <= MAX_LR and math.isfinite(lr))):
+            raise ValueError(f"lr must be a positive number up to {MAX_LR:g}, got {lr!r}")
+        with self.lock:
+            self.require_active("change the settings of")
+            limit = self.snapshot.train_size
+            if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                           or not 1 <= batch_size <= limit):
+                raise ValueError(f"batch_size must be a whole number in 1..{limit} (the training set), got "
+                                 f"{batch_size!r}")
+            self.pending.update({name: value for name, value in (("lr", lr), ("batch_size", batch_size))
+                                 if value is not None})
+            self.changed.notify_all()
+            return self.snapshot.state
+
+    def require_active(self, what):
+        state = self.snapshot.state
+        if state in FINISHING:
+            raise Conflict(f"cannot {what} the run: it has ended and is {state}")
+        if state not in ACTIVE:
+            raise Conflict(f"cannot {what} the run: no run is training (the session is {state})")
+        if self.stop_requested:
+            raise Conflict(f"cannot {what} the run: it is stopping")
+
+    def wait(self, version, timeout):
+        """The latest snapshot once its version is past ``version`` (or after ``timeout`` seconds, or on close)."""
+        with self.lock:
+            self.changed.wait_for(lambda: self.snapshot.version > version or self.closed, timeout)
+            return self.snapshot
+
+    def latest(self):
+        with self.lock:
+            return self.snapshot
+
+    def history(self):
+        """Everything of the current (or last) run so far: the snapshot, every batch loss, every validation-subset
+        point and every epoch record."""
+        with self.lock:
+            return {**self.snapshot.public(), "losses_from": 1, "losses": list(self.losses),
+                    "probes": list(self.all_probes), "history": list(self.epoch_records)}
+
+    def records_since(self, run, count):
+        """Epoch records of ``run`` after the first ``count`` (empty when ``run`` is not the current one)."""
+        with self.lock:
+            return list(self.epoch_records[count:]) if run == self.snapshot.run else []
+
+    def weights(self, version=None):
+        """``(version, bytes, shape)`` of the latest weight images, or of replay frame ``version``; KeyError."""
+        with self.lock:
+            if version is None or (self.latest_frame and version == self.latest_frame[0]):
+                if self.latest_frame is None:
+                    raise KeyError("no weights have been published yet")
+                return self.latest_frame
+            if version not in self.frames:
+                raise KeyError(f"weights version {version} is not kept (the replay keeps "
+                               f"{len(self.frames)} frames)")
+            return (version, *self.frames[version])
+
+    def replay_versions(self):
+        with self.lock:
+            return sorted(self.frames)
+
+    def close(self, wait=True, timeout=None):
+        """Stop an active run (it is saved), wait for its thread, and wake every waiter for good."""
+        with self.lock:
+            if self.snapshot.state in ACTIVE:
+                self.stop_requested = True
+            thread = self.thread
+            self.changed.notify_all()
+        if wait and thread is not None:
+            thread.join(timeout)
+        with self.lock:
+            self.closed = True
+            self.changed.notify_all()
+
+    # ---- the training thread ------------------------------------------------------------------------------
+    def new_path(self, settings):
+        stem = f"page-{settings.get('preset') or settings['architecture']}-{time.strftime('%Y%m%d-%H%M%S')}"
+        for number in itertools.count(1):
+            name = stem if number == 1 else f"{stem}-{number}"
+            path = os.path.join(self.models_dir, name + ".npz")
+            if not os.path.exists(path):
+                return path
+
+    def train(self, run, run_id):
+        control = PageControl(self, run)
+        try:
+            run.train([control])
+            control.publish(control.training_state, "saving")   # the weights kept (the best epoch's), last
+            model_path, _ = run.save()
+            self.publish(state="evaluating", model=os.path.basename(model_path))
+            results = {name: result._asdict() for name, result in run.evaluate().items()}
+            note = self.on_saved(model_path, run) if self.on_saved is not None else None
+            ended = "stopped" if run.history.interrupted else "done"
+            message = f"saved as {os.path.basename(model_path)}"
+            if run.rejected:
+                message += f" (no better than chance, so {os.path.basename(run.out)} was kept)"
+            if note:
+                message += f"; {note}"
+            self.publish(state=ended, model=os.path.basename(model_path), results=results, message=message)
+        except DivergenceError as error:
+            self.publish(state="error", message=f"{error}; nothing was saved")
+        except Exception as error:  # the run failed; the server goes on
+            if self.log is not None:
+                self.log("training run failed: " + traceback.format_exc().strip().replace("\n", " | "))
+            self.publish(state="error", message=f"the run failed: {type(error).__name__}: {error}")
+
+    def publish(self, **changes):
+        with self.lock:
+            self.publish_locked(**changes)
+
+    def publish_locked(self, **changes):
+        self.snapshot = replace(self.snapshot, version=self.snapshot.version + 1, **changes)
+        self.changed.notify_all()
+
+
+def fresh_fields(run, run_id):
+    settings = {name: value for name, value in run.settings.items() if name != "data"}
+    return dict(run=run_id, state="running", epoch=1, epochs=run.settings["epochs"], step=0,
+                lr=float(run.optimizer.lr), batch_size=run.batch_size, train_size=len(run.data.train[0]),
+                losses_from=1, losses=(), probes=(), marks=(), records=0, weights_version=0, weights_shape=(),
+                health=(), settings=settings, model=None, message=None, results={})
+
+
+class PageControl(Callback):
+    """The session's hands inside ``fit``: honours the controls at batch boundaries and publishes snapshots."""
+
+    def __init__(self, session, run):
+        self.session, self.run = session, run
+        subset = run.data.validation if run.data.validation is not None else run.data.test
+        self.subset = (subset[0][:SUBSET_SIZE].astype(run.model.dtype, copy=False), subset[1][:SUBSET_SIZE])
+        self.health = Health(run.model)
+        self.step, self.new_losses, self.last_publish = 0, [], 0.0
+        self.probe_seconds, self.started = 0.0, time.perf_counter()
+        self.measure_next, self.health_report = False, ()
+
+    def on_train_begin(self, state):
+        self.training_state = state
+        self.probe(state)
+        self.publish(state)
+
+    def on_batch_begin(self, state):
+        session = self.session
+        with session.lock:
+            self.apply_changes(state)
+            while session.paused and session.step_budget == 0 and not session.stop_requested:
+                if session.snapshot.state != "paused" or session.snapshot.step != self.step:
+                    self.publish_locked(state, "paused")
+                session.changed.wait()
+                self.apply_changes(state)
+            if session.stop_requested:
+                state.stop = True
+                return
+            if session.paused:
+                session.step_budget -= 1
+            if session.snapshot.state != "running" and not session.paused:
+                self.publish_locked(state, "running")
+        # the health strip's update ratio needs the weights before this batch's update
+        self.measure_next = (self.step + 1) % self.session.probe_every == 0 and self.probe_affordable()
+        if self.measure_next:
+            self.health.before_update()
+
+    def apply_changes(self, state):
+        pending = self.session.pending
+        if not pending:
+            return
+        mark = {"step": self.step, **pending}
+        if "lr" in pending:
+            state.optimizer.schedule = Constant(pending["lr"])
+            state.optimizer.lr = float(pending["lr"])
+        if "batch_size" in pending:
+            state.batch_size = pending["batch_size"]
+        self.session.pending = {}
+        self.publish_locked(state, marks=self.session.snapshot.marks + (mark,))
+
+    def on_batch_end(self, state):
+        self.step += 1
+        self.new_losses.append(float(state.batch_loss))
+        probed = False
+        if self.measure_next:
+            self.probe(state)
+            probed = True
+        if probed or time.perf_counter() - self.last_publish >= self.session.publish_seconds:
+            self.publish(state)
+
+    def on_epoch_end(self, state):
+        with self.session.lock:
+            self.session.epoch_records.append(dict(state.record))
+            self.publish_locked(state)
+
+    def probe_affordable(self):
+        """Whether measuring now keeps the measurements under ``probe_share`` of the time spent training."""
+        return self.probe_seconds <= self.session.probe_share * (time.perf_counter() - self.started)
+
+    def probe(self, state):
+        started = time.perf_counter()
+        result = measure(state.model, *self.subset, loss=state.loss)
+        health = self.health.measure(self.subset[0])
+        point = {"step": self.step, "loss": finite(result.loss), "accuracy": result.accuracy}
+        with self.session.lock:
+            self.session.all_probes.append(point)
+            self.health_report = tuple(health)
+        self.probe_seconds += time.perf_counter() - started
+
+    def publish(self, state, run_state=None):
+        with self.session.lock:
+            self.publish_locked(state, run_state)
+
+    def publish_locked(self, state, run_state=None, **changes):
+        session = self.session
+        session.losses.extend(self.new_losses)
+        self.new_losses = []
+        weights, shape = weight_image(state.model)
+        version = session.snapshot.version + 1   # the version that session.publish_locked gives this snapshot
+        session.latest_frame = (version, weights, shape)
+        session.publications += 1
+        if session.publications % session.frame_every == 0:
+            session.frames[version] = (weights, shape)
+            if len(session.frames) > REPLAY_FRAMES:   # keep every other frame, and take half as many from now
+                session.frames = dict(list(session.frames.items())[::2])
+                session.frame_every *= 2
+        losses = session.losses[-RECENT_LOSSES:]
+        session.publish_locked(
+            state=run_state or session.snapshot.state, epoch=min(state.epoch + 1, state.last_epoch),
+            step=self.step, lr=float(state.optimizer.lr), batch_size=int(state.batch_size),
+            losses_from=len(session.losses) - len(losses) + 1, losses=tuple(losses),
+            probes=tuple(session.all_probes[-8:]), records=len(session.epoch_records), weights_version=version,
+            weights_shape=shape, health=self.health_report, **changes)
+        self.last_publish = time.perf_counter()
+
+
+def finite(value):
+    return float(value) if math.isfinite(value) else None
