@@ -9,6 +9,7 @@ journal file by the worker's process id on this machine.
 import os
 import re
 import socket
+import warnings
 
 import optuna
 from optuna.trial import TrialState
@@ -35,11 +36,14 @@ def open_storage(url, out):
     if "://" not in url:
         raise SweepError(f"--storage {url!r}: expected a database URL such as postgresql://user@host/db "
                          f"(leave --storage out for a journal file in --out)")
+    url = with_driver(url)
     engine = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS}} if url.startswith("postgres") else {}
     try:
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1))
+        with warnings.catch_warnings():  # the heartbeat is marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                heartbeat_stale_trial_callback=retry_once)
     except ImportError as error:
         raise SweepError(f"--storage {storage_label(url)}: the database driver is missing ({error}); "
                          f"pip install nnscratch[sweep]") from None
@@ -47,6 +51,17 @@ def open_storage(url, out):
         first = str(getattr(error, "orig", None) or error).strip().splitlines()
         raise SweepError(f"--storage {storage_label(url)}: cannot reach the database: "
                          f"{first[0] if first else type(error).__name__}") from None
+
+
+def with_driver(url):
+    """``postgresql://`` with the driver that is installed: SQLAlchemy 2.1 takes psycopg (3) unless told, and the
+    ``sweep`` extra installs psycopg2."""
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("postgresql", "postgres"):
+        return url
+    import importlib.util
+    driver = "psycopg" if importlib.util.find_spec("psycopg") else "psycopg2"
+    return f"postgresql+{driver}://{rest}"
 
 
 def describe(space, fixed, metric):
@@ -92,6 +107,12 @@ def refuse_if_different(name, stored, given):
                           for key in differ[:3])
         raise SweepError(f"--study {name} exists with other fixed settings ({shown}); pass the same flags, --join "
                          f"it without them, or choose another --study")
+
+
+def retry_once(study, trial):
+    """Optuna's heartbeat found ``trial``'s worker gone: try its parameters again, once."""
+    if trial.user_attrs.get("retry_of") is None:
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
 
 
 def worker_name():
