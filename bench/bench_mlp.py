@@ -65,8 +65,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="epochs per framework and configuration")
     parser.add_argument("--quick", action="store_true", help="the first configuration only")
+    parser.add_argument("--train-size", type=int, default=None, help="train on the first N images only (smoke runs)")
     args = parser.parse_args()
     x, y, source = mnist_training_set()
+    if args.train_size:
+        x, y = x[:args.train_size], y[:args.train_size]
     runners, torch_version = frameworks(NnscratchRun, torch_run)
     print(f"data: {source} {x.shape}, NumPy {np.__version__}, PyTorch {torch_version}, "
           f"{args.repeats} interleaved epochs each\n")
