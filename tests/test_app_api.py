@@ -366,8 +366,9 @@ def test_a_server_without_a_model_answers_that_there_is_none_yet():
     server = DrawServer(None, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        for method, path, status in [("GET", "/api/model", 404), ("GET", "/api/test-digit", 503),
-                                     ("POST", "/api/predict", 503)]:
+        status, _, answer = request(server, "GET", "/api/model")
+        assert status == 200 and answer["name"] is None and "Train view" in answer["message"], answer
+        for method, path, status in [("GET", "/api/test-digit", 503), ("POST", "/api/predict", 503)]:
             body = json.dumps(drawing_payload(canvas(vertical_bar)))
             got, _, answer = request(server, method, path, body.encode() if method == "POST" else None,
                                      {"Content-Type": "application/json"})

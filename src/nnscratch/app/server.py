@@ -3,7 +3,8 @@
 It serves the page's static files (the page, its scripts and its style sheet, read once at start-up; no path a
 client sends ever reaches the file system) and a small API. The draw view:
 
-- ``GET /api/model``: the model's name, architecture, size and test accuracy (404 while there is no model yet);
+- ``GET /api/model``: the model's name, architecture, size and test accuracy (``{"name": null, "message"}`` while
+  there is no model yet);
 - ``GET /api/test-digit[?index=N]``: a random (or the N-th) MNIST test image and its label;
 - ``POST /api/predict``: a drawing, as JSON ``{"width", "height", "pixels": [width*height grey values in
   0..255, row by row]}`` or as a PNG (``Content-Type: image/png``); the answer holds the probabilities, the
@@ -200,7 +201,8 @@ class DrawHandler(BaseHTTPRequestHandler):
         if train_api.routes(path):
             return train_api.handle(self, "GET", path, query)
         if path == "/api/model":
-            return self.send_json(200, self.draw_service(404).describe())
+            service = self.server.service
+            return self.send_json(200, service.describe() if service else {"name": None, "message": NO_MODEL})
         if path == "/api/test-digit":
             return self.send_json(200, self.test_digit(query))
         if path == "/api/predict":

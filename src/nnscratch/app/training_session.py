@@ -57,6 +57,7 @@ class Snapshot:
     probes: tuple = ()              # recent validation-subset points {"step", "loss", "accuracy"}
     marks: tuple = ()               # setting changes {"step", "lr"?, "batch_size"?}
     records: int = 0                # epoch records so far
+    epoch_ends: tuple = ()          # the step at which each epoch ended
     weights_version: int = 0
     weights_shape: tuple = ()
     health: tuple = ()
@@ -68,7 +69,7 @@ class Snapshot:
     def public(self):
         """The snapshot as JSON-ready data (a tick)."""
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        for name in ("losses", "probes", "marks", "health", "weights_shape"):
+        for name in ("losses", "probes", "marks", "health", "weights_shape", "epoch_ends"):
             data[name] = list(data[name])
         return data
 
@@ -289,8 +290,8 @@ def fresh_fields(run, run_id):
     settings = {name: value for name, value in run.settings.items() if name != "data"}
     return dict(run=run_id, state="running", epoch=1, epochs=run.settings["epochs"], step=0,
                 lr=float(run.optimizer.lr), batch_size=run.batch_size, train_size=len(run.data.train[0]),
-                losses_from=1, losses=(), probes=(), marks=(), records=0, weights_version=0, weights_shape=(),
-                health=(), settings=settings, model=None, message=None, results={})
+                losses_from=1, losses=(), probes=(), marks=(), records=0, epoch_ends=(), weights_version=0,
+                weights_shape=(), health=(), settings=settings, model=None, message=None, results={})
 
 
 class PageControl(Callback):
@@ -357,7 +358,7 @@ class PageControl(Callback):
     def on_epoch_end(self, state):
         with self.session.lock:
             self.session.epoch_records.append(dict(state.record))
-            self.publish_locked(state)
+            self.publish_locked(state, epoch_ends=self.session.snapshot.epoch_ends + (self.step,))
 
     def probe_affordable(self):
         """Whether measuring now keeps the measurements under ``probe_share`` of the time spent training."""

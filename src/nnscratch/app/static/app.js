@@ -1,8 +1,24 @@
 // The draw page: draw with pointer events, ask the server for a prediction (throttled while drawing, and once
 // more when a stroke ends), show the answer, the ten probabilities and the 28×28 image the network received.
+// It also switches between the page's views (#draw, the default, and #train; train.js runs the Train view).
 "use strict";
 
 (() => {
+  // ---- views ------------------------------------------------------------------------------------------------
+  const VIEWS = ["draw", "train"];
+  function showView(name) {
+    if (!VIEWS.includes(name)) name = "draw";
+    for (const view of VIEWS) {
+      document.getElementById(`view-${view}`).hidden = view !== name;
+      document.getElementById(`tab-${view}`).classList.toggle("current", view === name);
+      if (view === name) document.getElementById(`tab-${view}`).setAttribute("aria-current", "page");
+      else document.getElementById(`tab-${view}`).removeAttribute("aria-current");
+    }
+    document.dispatchEvent(new CustomEvent("nnscratch:view", { detail: name }));
+  }
+  window.addEventListener("hashchange", () => showView(location.hash.slice(1)));
+  showView(location.hash.slice(1));
+
   const BRUSH_WIDTH = 22;    // on the 280×280 canvas: a stroke about 2 pixels wide once scaled to 20×20, as in MNIST
   const THROTTLE_MS = 120;   // at most one prediction request this often while drawing
   const DIGIT_SIDE = 28;
@@ -134,6 +150,8 @@
     lastAnswer = result;
     status.classList.remove("error");
     if (result.status !== "ok") {
+      answer.classList.remove("unsure");
+      status.classList.remove("unsure");
       answer.textContent = "?";
       answer.classList.add("empty");
       status.textContent = result.message;
@@ -144,7 +162,11 @@
     const confidence = result.probabilities[result.prediction];
     answer.textContent = result.label;
     answer.classList.remove("empty");
-    status.textContent = `${(100 * confidence).toFixed(1)} % sure · ${result.milliseconds.toFixed(1)} ms on the server`;
+    answer.classList.toggle("unsure", result.unsure);
+    status.classList.toggle("unsure", result.unsure);
+    status.textContent = result.unsure
+      ? `unsure: only ${(100 * confidence).toFixed(1)} % (below ${Math.round(100 * result.low_confidence)} %)`
+      : `${(100 * confidence).toFixed(1)} % sure · ${result.milliseconds.toFixed(1)} ms on the server`;
     showBars(result.probabilities, result.prediction);
     showPreview(result.preview);
   }
@@ -235,6 +257,14 @@
   async function showModel() {
     const response = await fetch("/api/model");
     const model = await response.json();
+    if (!response.ok) throw new Error(model.error || `the server answered ${response.status}`);
+    if (model.name === null) {  // no model yet: train one
+      document.getElementById("model-name").textContent = "no model yet";
+      document.getElementById("model-architecture").textContent = "train one in the Train view";
+      document.getElementById("model-accuracy").textContent = "";
+      if (!location.hash) location.hash = "#train";
+      return;
+    }
     classNames = model.class_names;
     document.getElementById("model-name").textContent = model.name;
     document.getElementById("model-architecture").textContent =
@@ -249,5 +279,5 @@
   const ready = showModel().catch((error) => showError(`cannot read the model: ${error.message}`));
 
   // For scripts and tests driving the page: the same functions the buttons use.
-  window.nnscratch = { clear, predictNow, settled, showTestDigit, ready };
+  window.nnscratch = { clear, predictNow, settled, showTestDigit, ready, showModel, showView };
 })();
