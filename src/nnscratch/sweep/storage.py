@@ -9,6 +9,7 @@ journal file by the worker's process id on this machine.
 import os
 import re
 import socket
+import time
 import warnings
 
 import optuna
@@ -38,19 +39,30 @@ def open_storage(url, out):
                          f"(leave --storage out for a journal file in --out)")
     url = with_driver(url)
     engine = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS}} if url.startswith("postgres") else {}
-    try:
-        with warnings.catch_warnings():  # the heartbeat is marked experimental
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-                heartbeat_stale_trial_callback=retry_once)
-    except ImportError as error:
-        raise SweepError(f"--storage {storage_label(url)}: the database driver is missing ({error}); "
-                         f"pip install nnscratch[sweep]") from None
-    except Exception as error:  # SQLAlchemy's OperationalError and friends: the server cannot be reached
-        first = str(getattr(error, "orig", None) or error).strip().splitlines()
-        raise SweepError(f"--storage {storage_label(url)}: cannot reach the database: "
-                         f"{first[0] if first else type(error).__name__}") from None
+    for attempt in range(3):
+        try:
+            return database(url, engine)
+        except ImportError as error:
+            raise SweepError(f"--storage {storage_label(url)}: the database driver is missing ({error}); "
+                             f"pip install nnscratch[sweep]") from None
+        except Exception as error:
+            import sqlalchemy.exc
+            if isinstance(error, sqlalchemy.exc.IntegrityError) and attempt < 2:
+                time.sleep(0.5 + attempt)  # another worker was creating the tables at the same moment
+                continue
+            what = ("cannot reach the database" if isinstance(error, sqlalchemy.exc.OperationalError)
+                    else "cannot use the database")
+            first = str(getattr(error, "orig", None) or error).strip().splitlines()
+            raise SweepError(f"--storage {storage_label(url)}: {what}: "
+                             f"{first[0] if first else type(error).__name__}") from None
+
+
+def database(url, engine):
+    with warnings.catch_warnings():  # the heartbeat is marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+            heartbeat_stale_trial_callback=retry_once)
 
 
 def with_driver(url):
