@@ -17,7 +17,7 @@ from nnscratch import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvg
                        fit)
 from nnscratch.cli import main                                                          # noqa: E402
 from nnscratch.interop.onnx_export import (INPUT_NAME, OnnxExportError, export_onnx,  # noqa: E402
-                                           reference_output, to_onnx)
+                                           to_onnx)
 from nnscratch.interop.onnx_import import OnnxImportError, import_onnx                 # noqa: E402
 from nnscratch.serialization import load_model, save_model                             # noqa: E402
 
@@ -267,7 +267,7 @@ def test_pytorch_mlp_and_cnn_import_with_pytorchs_predictions(tmp_path):
         ["Flatten", "Linear", "BatchNorm", "ReLU", "Linear", "Softmax"]
 
 
-def test_matmul_add_and_gemm_with_transposed_weights():
+def test_matmul_add_and_gemm_with_transposed_weights(tmp_path):
     """The other ways a dense layer is written: MatMul + Add (bias first or second), Gemm with transB=1."""
     rng = np.random.default_rng(3)
     w1, b1 = rng.normal(size=(784, 12)).astype(np.float32), rng.normal(size=12).astype(np.float32)
@@ -276,7 +276,7 @@ def test_matmul_add_and_gemm_with_transposed_weights():
              helper.make_node("Tanh", ["h2"], ["h3"]),
              helper.make_node("Gemm", ["h3", "w2", "b2"], ["y"], transB=1, alpha=0.5, beta=2.0)]
     proto = graph_model(nodes, [("w1", w1), ("b1", b1), ("w2", w2), ("b2", b2)], [None, 784])
-    path = save(proto, "dense.onnx")
+    path = save(proto, tmp_path / "dense.onnx")
     model, _ = import_onnx(path)
     x = rng.uniform(0, 1, (7, 784)).astype(np.float32)
     expected = onnxruntime.InferenceSession(proto.SerializeToString(),
@@ -286,18 +286,9 @@ def test_matmul_add_and_gemm_with_transposed_weights():
 
 # --- what is refused -----------------------------------------------------------------------------------------
 
-SAVED = {}
-
-
-def save(proto, name):
-    path = SAVED["folder"] / name
+def save(proto, path):
     path.write_bytes(proto.SerializeToString())
     return path
-
-
-@pytest.fixture(autouse=True)
-def folder(tmp_path):
-    SAVED["folder"] = tmp_path
 
 
 def graph_model(nodes, weights, input_dims, output="y"):
@@ -394,4 +385,4 @@ def test_a_tensor_that_carries_fewer_bytes_than_it_declares_is_refused(tmp_path)
                         [None, 4])
     proto.graph.initializer[0].raw_data = b"\0" * 12
     with pytest.raises(OnnxImportError, match=r"declares shape \[4, 2\] but carries 12 bytes"):
-        import_onnx(save(proto, "short.onnx"))
+        import_onnx(save(proto, tmp_path / "short.onnx"))
