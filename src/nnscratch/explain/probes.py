@@ -6,7 +6,8 @@ as unsure; a confident answer to noise shows that confidence is not understandin
 """
 import numpy as np
 
-LOW_CONFIDENCE = 0.5   # below this probability for the winning class, an answer is shown as unsure
+from ..images.prepare import LOW_CONFIDENCE  # noqa: F401 (the one threshold, shared with predict and the page)
+
 PROBES = ("noise", "blank", "inverted")
 
 
