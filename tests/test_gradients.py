@@ -65,7 +65,7 @@ LOSS_CASES = {
     "Quadratic, rows": (nn.Quadratic(), rng().standard_normal((4, 3)), rng().random((4, 3))),
     "SoftmaxCrossEntropy, labels": (nn.SoftmaxCrossEntropy(), 3 * rng().standard_normal((4, 3)), LABELS),
     "SoftmaxCrossEntropy, rows": (nn.SoftmaxCrossEntropy(), rng().standard_normal((4, 3)), PROBABILITY_ROWS),
-    "CrossEntropy": (nn.CrossEntropy(), rng().uniform(0.05, 0.95, (4, 3)), LABELS),
+    "ProbabilityCrossEntropy": (nn.ProbabilityCrossEntropy(), rng().uniform(0.05, 0.95, (4, 3)), LABELS),
     "BinaryCrossEntropy": (nn.BinaryCrossEntropy(), rng().uniform(0.05, 0.95, (4, 3)),
                            (rng().random((4, 3)) > 0.5).astype(np.float64)),
 }

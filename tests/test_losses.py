@@ -28,7 +28,6 @@ def test_the_registry_names_say_what_each_loss_is():
     assert type(nn.get_loss("quadratic")) is nn.Quadratic
     assert type(nn.get_loss("probability_cross_entropy")) is nn.ProbabilityCrossEntropy
     assert type(nn.get_loss("cross_entropy")) is nn.ProbabilityCrossEntropy   # the name of earlier releases
-    assert nn.CrossEntropy is nn.ProbabilityCrossEntropy
     assert nn.get_loss("softmax_cross_entropy", label_smoothing=0.1).label_smoothing == 0.1
     with pytest.raises(ValueError, match="unknown loss 'hinge'; known: quadratic, mse, softmax_cross_entropy"):
         nn.get_loss("hinge")

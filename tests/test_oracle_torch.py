@@ -22,7 +22,7 @@ ACTIVATIONS = {
 LOSSES = {
     "quadratic": (nn.Quadratic, lambda out, y: 0.5 * ((out - F.one_hot(y, 5).double()) ** 2).sum(1).mean(), False),
     "softmax_cross_entropy": (nn.SoftmaxCrossEntropy, F.cross_entropy, False),
-    "cross_entropy": (nn.CrossEntropy, lambda p, y: F.nll_loss(torch.log(p), y), True),
+    "probability_cross_entropy": (nn.ProbabilityCrossEntropy, lambda p, y: F.nll_loss(torch.log(p), y), True),
     "binary_cross_entropy": (nn.BinaryCrossEntropy,
                              lambda p, y: F.binary_cross_entropy(p, F.one_hot(y, 5).double(), reduction="sum")
                              / len(y), True),

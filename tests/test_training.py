@@ -58,10 +58,10 @@ def test_dtypes_stay_float32_through_a_training_step():
                           nn.LeakyReLU(), nn.Dropout(0.2), nn.Linear(4, 3), nn.Softmax())
     x = np.random.default_rng(0).random((8, 6), dtype=np.float32)
     y = np.arange(8) % 3
-    for loss, optimizer in [(nn.CrossEntropy(), nn.SGD(model, lr=nn.CosineDecay(0.1, 3), momentum=0.9,
+    for loss, optimizer in [(nn.ProbabilityCrossEntropy(), nn.SGD(model, lr=nn.CosineDecay(0.1, 3), momentum=0.9,
                                                           nesterov=True, weight_decay=1e-4)),
                             (nn.Quadratic(), nn.Adam(model, lr=np.float64(0.01), weight_decay=1e-3)),
-                            (nn.CrossEntropy(), nn.AdamW(model))]:
+                            (nn.ProbabilityCrossEntropy(), nn.AdamW(model))]:
         optimizer.set_epoch(np.float64(1.5))
         value, output = nn.train_step(model, x, y, loss, optimizer)
         assert output.dtype == np.float32
@@ -251,11 +251,11 @@ def test_confusion_matrix_counts_and_refuses_classes_out_of_range():
         confusion_matrix(np.array([0, 10]), np.array([0, 0]), 3)
 
 
-@pytest.mark.parametrize("loss", [nn.SoftmaxCrossEntropy(), nn.Quadratic(), nn.CrossEntropy()])
+@pytest.mark.parametrize("loss", [nn.SoftmaxCrossEntropy(), nn.Quadratic(), nn.ProbabilityCrossEntropy()])
 def test_every_intermediate_array_stays_float32(loss):
     layers = [nn.Linear(6, 5), nn.Sigmoid(), nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 4), nn.LeakyReLU(),
               nn.ReLU(), nn.Dropout(0.2), nn.Linear(4, 3)]
-    if isinstance(loss, nn.CrossEntropy):
+    if isinstance(loss, nn.ProbabilityCrossEntropy):
         layers.append(nn.Softmax())
     x = np.random.default_rng(0).random((8, 6), dtype=np.float32)
     outputs = [x]

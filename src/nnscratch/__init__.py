@@ -6,7 +6,7 @@ from .initializers import INITIALIZERS
 from .layers import (ACTIVATIONS, LAYERS, Dropout, Flatten, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Softmax,
                      Tanh, register_layer)
 from .layers import AvgPool2D, BatchNorm, Conv2D, GlobalAvgPool, MaxPool2D
-from .losses import (LOSSES, BinaryCrossEntropy, CrossEntropy, Loss, MeanSquaredError, ProbabilityCrossEntropy,
+from .losses import (LOSSES, BinaryCrossEntropy, Loss, MeanSquaredError, ProbabilityCrossEntropy,
                      Quadratic, SoftmaxCrossEntropy, get_loss)
 from .network import Network, Sequential
 from .optimizers import OPTIMIZERS, SGD, Adam, AdamW, Optimizer
@@ -18,7 +18,7 @@ from .training import DivergenceError, Evaluation, History, evaluate, fit, train
 __version__ = "0.1.0"
 
 __all__ = [
-    "ACTIVATIONS", "Adam", "AdamW", "BinaryCrossEntropy", "Callback", "Constant", "CosineDecay", "CrossEntropy",
+    "ACTIVATIONS", "Adam", "AdamW", "BinaryCrossEntropy", "Callback", "Constant", "CosineDecay",
     "DivergenceError", "Dropout", "EarlyStopping", "Evaluation", "ExponentialDecay", "Flatten", "History",
     "INITIALIZERS", "LAYERS", "LOSSES", "Layer", "LeakyReLU", "Linear", "Loss", "MeanSquaredError",
     "MeasureEachEpoch", "Network", "OPTIMIZERS", "OneCycle", "Optimizer", "ProbabilityCrossEntropy", "Quadratic",

@@ -153,7 +153,6 @@ class ProbabilityCrossEntropy(Loss):
         return {"eps": self.eps}
 
 
-CrossEntropy = ProbabilityCrossEntropy  # the name of earlier releases
 
 
 class BinaryCrossEntropy(Loss):

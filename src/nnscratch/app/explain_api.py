@@ -228,7 +228,7 @@ on a copy of the model, so that it never disturbs the draw view's predictions.""
         train_set = lambda: training_digits(service.metadata)  # noqa: E731
     # A copy of its own: layers keep their forward state, and the draw view predicts with the original.
     model = model_from_config({"type": type(service.model).__name__, "config": service.model.config()},
-                              initialise=False).astype(service.model.dtype)
+                              initialize=False).astype(service.model.dtype)
     model.load_state_dict(service.model.state_dict())
     explainer = Explainer(model, service.metadata, train_set=train_set, test_set=service.test_set,
                           class_names=service.class_names)

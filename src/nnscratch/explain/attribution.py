@@ -77,7 +77,7 @@ def untrained_twin(model, seed=0):
     (the sanity check of Adebayo et al., 2018: a saliency map that looks the same for random weights shows the
     input, not what was learned)."""
     rng = np.random.default_rng(seed)
-    twin = model_from_config({"type": type(model).__name__, "config": model.config()}, initialise=False)
+    twin = model_from_config({"type": type(model).__name__, "config": model.config()}, initialize=False)
     for _, layer in flat_layers(twin):
         for key, init in (("W", getattr(layer, "init", None)), ("b", getattr(layer, "bias_init", None))):
             if init is not None and key in layer.params:

@@ -50,7 +50,7 @@ def import_json(path, custom_layers=None):
     if dtype not in FLOAT_DTYPES:
         raise ModelFileError(f"{path}: unsupported dtype {dtype!r}; expected one of {', '.join(FLOAT_DTYPES)}")
     try:
-        model = model_from_config(architecture, custom_layers, initialise=False)
+        model = model_from_config(architecture, custom_layers, initialize=False)
     except ModelFileError as error:
         raise ModelFileError(f"{path}: {error}") from None
     model.astype(np.dtype(dtype))

@@ -85,7 +85,7 @@ def load_checkpoint(path, custom_layers=None):
         raise ModelFileError(f"{path}: unsupported parameter dtype {dtype!r}; "
                              f"expected one of {', '.join(FLOAT_DTYPES)}")
     try:
-        model = model_from_config(architecture, custom_layers, initialise=False)
+        model = model_from_config(architecture, custom_layers, initialize=False)
     except ModelFileError as error:
         raise ModelFileError(f"{path}: {error}") from None
     model.astype(np.dtype(dtype))
@@ -101,11 +101,11 @@ def load_checkpoint(path, custom_layers=None):
     return model, metadata, optimizer_state
 
 
-def model_from_config(config, custom_layers=None, initialise=True):
+def model_from_config(config, custom_layers=None, initialize=True):
     """Build a layer from ``{"type": name, "config": {...}}``; a ``Sequential`` rebuilds its layers in turn.
 
     Classes come from the ``LAYERS`` registry plus ``custom_layers``; an unknown name is an error that lists
-    the known ones. The parameters are freshly initialised, or zeros with ``initialise=False`` (cheaper, for a
+    the known ones. The parameters are freshly initialized, or zeros with ``initialize=False`` (cheaper, for a
     state dict that will overwrite them).
     """
     registry = layer_registry(custom_layers)
@@ -123,15 +123,15 @@ def model_from_config(config, custom_layers=None, initialise=True):
         children = arguments.get("layers")
         if not isinstance(children, list):
             raise ModelFileError(f"{name} needs a list of layers in its config")
-        return cls(*[model_from_config(child, registry, initialise) for child in children])
-    initialisers = {} if initialise else {key: arguments[key] for key in ("init", "bias_init") if key in arguments}
+        return cls(*[model_from_config(child, registry, initialize) for child in children])
+    initializers = {} if initialize else {key: arguments[key] for key in ("init", "bias_init") if key in arguments}
     try:
-        layer = cls(**{**arguments, **{key: "zeros" for key in initialisers}})
+        layer = cls(**{**arguments, **{key: "zeros" for key in initializers}})
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"cannot build layer {name} from {arguments}: {error}") from None
     except MemoryError:
         raise ModelFileError(f"layer {name} with {arguments} is too large to build") from None
-    for key, value in initialisers.items():  # built with zeros, but it keeps the name of its initialiser
+    for key, value in initializers.items():  # built with zeros, but it keeps the name of its initializer
         setattr(layer, key, value)
     return layer
 
