@@ -4,10 +4,13 @@ The network is the ``cnn`` preset's: conv 5×5×32, max-pool 2, ReLU, conv 5×5�
 ReLU, dense 10, trained with Adam at batch 128 (pooling before the ReLU computes the same function as after it,
 since the ReLU is monotonic, on a quarter of the values; both frameworks use that order). The two frameworks
 take turns, epoch by epoch, so that both see the same machine load; both use two threads (OpenBLAS for NumPy,
-intra-op threads for PyTorch). The table gives the median epoch time of each, their ratio and nnscratch's peak
-traced memory; a second table shows where nnscratch's time goes, layer by layer. Usage:
-``python bench/bench_cnn.py [--repeats 3] [--train-size N] [--blas-core NAME]`` (``--train-size 2000`` is a
-quick smoke run). PyTorch is optional.
+intra-op threads for PyTorch; nnscratch's element-wise work between the products runs on the thread pool of
+``nnscratch.layers.windows``, which ``NNSCRATCH_THREADS=1`` turns off). The table gives the median epoch time
+of each, their ratio and nnscratch's peak traced memory; a second table shows where nnscratch's time goes,
+layer by layer. Usage:
+``python bench/bench_cnn.py [--repeats 3] [--train-size N] [--profile-steps 30] [--blas-core NAME]``
+(``--train-size 2560 --repeats 7`` is a quick interleaved ratio of 20-step turns; ``--profile-steps 0`` skips
+the memory and layer tables). PyTorch is optional.
 
 Nearly all of nnscratch's time is matrix products in OpenBLAS, so the header names the kernels OpenBLAS chose
 for this CPU. An OpenBLAS that does not know a newer CPU falls back to older kernels (it runs AMD's Zen 5 with
@@ -22,6 +25,8 @@ def command_line():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="epochs per framework")
     parser.add_argument("--train-size", type=int, default=None, help="train on the first N images only")
+    parser.add_argument("--profile-steps", type=int, default=30,
+                        help="training steps timed layer by layer (0: no layer table and no memory figure)")
     parser.add_argument("--blas-core", default=None,
                         help="OpenBLAS kernels to use (OPENBLAS_CORETYPE), e.g. SkylakeX, Zen, Haswell")
     return parser.parse_args()
@@ -40,7 +45,7 @@ import numpy as np  # noqa: E402
 
 import nnscratch as nn  # noqa: E402
 from benchlib import TorchEpochs, frameworks, interleaved_medians, mnist_training_set, peak_memory_mib  # noqa: E402
-from nnscratch.layers import Conv2D, MaxPool2D  # noqa: E402
+from nnscratch.layers import Conv2D, MaxPool2D, windows  # noqa: E402
 
 BATCH_SIZE = 128
 
@@ -125,16 +130,19 @@ def main(args):
     runners, torch_version = frameworks(NnscratchRun, torch_run)
     print(f"data: {source} {x.shape}, NumPy {np.__version__}, PyTorch {torch_version}, batch {BATCH_SIZE}, "
           f"Adam, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, OpenBLAS kernels {openblas_core()}, "
+          f"nnscratch threads {windows.threads()}, "
           f"{args.repeats} interleaved epochs each\n")
     runs = [framework(x, y) for framework in runners]
     medians = interleaved_medians(runs, args.repeats)
     ours, theirs = medians["nnscratch"], medians.get("PyTorch", float("nan"))
-    peak = peak_memory_mib(runs[0])
+    peak = peak_memory_mib(runs[0]) if args.profile_steps else float("nan")
     header = f"{'network':<22} {'nnscratch s/epoch':>17} {'PyTorch s/epoch':>15} {'ratio':>6} {'peak MiB':>8}"
     print(header)
     print("-" * len(header))
     print(f"{'cnn (conv32-conv64)':<22} {ours:>17.2f} {theirs:>15.2f} {ours / theirs:>6.2f} {peak:>8.1f}\n")
-    profile = layer_profile(x, y)
+    if not args.profile_steps:
+        return
+    profile = layer_profile(x, y, args.profile_steps)
     total = sum(forward + backward for _, forward, backward in profile)
     print(f"{'nnscratch, per step':<22} {'forward ms':>10} {'backward ms':>11} {'share':>6}")
     for name, forward, backward in profile:
