@@ -4,8 +4,8 @@ Conv2D and the poolings say what they compute; this module says how to compute i
 function's docstring gives the plain NumPy it stands for, and the tests check one against the other. The
 tricks: a batch is stored channel by channel with the batch innermost, (C, H, W, N), so that a window offset
 picks out long contiguous runs; scratch arrays are reused from step to step (``Workspace``); the work between
-the matrix products is split over blocks of channels and run on a small pool of threads (``in_parallel``),
-in blocks small enough to stay in the cache; max pooling records its argmax without a branch.
+the matrix products is split over blocks of channels and run on a small pool of threads (``in_parallel``);
+max pooling records its argmax without a branch.
 """
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -148,13 +148,6 @@ def in_parallel(function, count, minimum=1):
         future.result()
 
 
-def cache_blocks(start, stop, bytes_per_item, budget=256 * 1024):
-    """``range(start, stop)`` cut into blocks of about ``budget`` bytes, so that a loop of many passes over a
-    block finds it in the core's cache. Plain: the one block ``(start, stop)``."""
-    step = max(1, budget // max(1, bytes_per_item))
-    return [(first, min(first + step, stop)) for first in range(start, stop, step)]
-
-
 # ---- unrolling the windows of a convolution ---------------------------------------------------------------------
 
 
@@ -182,23 +175,21 @@ def col2im(cols, padded_shape, kernel, stride, out):
     """The adjoint of ``im2col``: add each column's window back onto the pixels it was read from.
 
     Plain: ``out.fill(0)``, then ``out[:, i:i + sh·OH:sh, j:j + sw·OW:sw] += cols6[:, i, j]`` for every
-    kernel offset (i, j), cols6 being ``cols`` as (C, kh, kw, OH, OW, N). Here the same slice-adds run on a
-    few channels at a time, so that the kh·kw passes over a block of ``out`` find it in the cache instead of
-    main memory, and the blocks are shared among the threads.
+    kernel offset (i, j), cols6 being ``cols`` as (C, kh, kw, OH, OW, N). Here the threads share the
+    channels, each running the same slice-adds on its own block. (Blocks small enough to stay in the cache
+    measured no faster: the adds are bound by NumPy's loop, not by memory.)
     """
     (kh, kw), (sh, sw) = kernel, stride
     channels, height, width, batch = padded_shape
     out_h, out_w = output_size(height, kh, sh, 0), output_size(width, kw, sw, 0)
     cols = cols.reshape(channels, kh, kw, out_h, out_w, batch)
-    channel_bytes = height * width * batch * out.itemsize
 
     def fold(first, last):
-        for start, stop in cache_blocks(first, last, channel_bytes):
-            block, pieces = out[start:stop], cols[start:stop]
-            block.fill(0)
-            for i in range(kh):
-                for j in range(kw):
-                    block[:, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += pieces[:, i, j]
+        block, pieces = out[first:last], cols[first:last]
+        block.fill(0)
+        for i in range(kh):
+            for j in range(kw):
+                block[:, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += pieces[:, i, j]
 
     in_parallel(fold, channels)
     return out
