@@ -1,6 +1,8 @@
-"""The best model a sweep has trained here: ``best.npz`` and its history in ``--out``, replaced whenever a trial
-of this folder beats it. A lock file keeps two workers from writing at once; ``best.json`` says which trial it is.
-(With workers on several machines, each machine's folder holds the best of the trials it ran.)"""
+"""The best model a sweep has trained here: ``best.npz`` and its history in ``--out``. Each worker keeps its best
+run in memory and, when it ends, replaces ``best.npz`` if that run beats it (saving after every new best would
+cost a model file per improvement). A lock file keeps two workers from writing at once; ``best.json`` says which
+trial it is. (With workers on several machines, each machine's folder holds the best of the trials it ran; a
+worker killed before it ends saves nothing.)"""
 import fcntl
 import json
 import os
@@ -19,13 +21,17 @@ def read_best(out):
         return None
 
 
-def keep_if_best(run, number, value, metric, out, params):
+def better(value, than, metric):
+    return value > than if higher_is_better(metric) else value < than
+
+
+def keep_if_best(run, number, value, params, metric, out):
     """Save ``run`` as ``best.npz`` (then evaluate it) when its ``value`` beats the best kept so far."""
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, ".best.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         best = read_best(out)
-        if best is not None and not (value > best["value"] if higher_is_better(metric) else value < best["value"]):
+        if best is not None and not better(value, best["value"], metric):
             return False
         if os.path.exists(run.out):  # beaten: replaced even if both are no better than chance
             os.unlink(run.out)

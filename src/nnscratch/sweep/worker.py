@@ -14,7 +14,7 @@ import optuna
 from ..callbacks import Callback
 from ..runs import Run, resolve
 from ..runs import run as runs  # its load_data, which tests may replace
-from .best import keep_if_best
+from .best import better, keep_if_best
 from .results import progress_line
 from .space import trial_settings
 from .storage import counted, open_storage, retry_lost_trials, worker_name
@@ -57,14 +57,18 @@ def work(job):
     study = optuna.load_study(study_name=job.study, storage=storage, sampler=make_sampler(job),
                               pruner=make_pruner(job.pruner))
     objective = Objective(job)
-    while True:
-        retry_lost_trials(study)
-        trials = study.get_trials(deepcopy=False)
-        waiting = any(trial.state == optuna.trial.TrialState.WAITING for trial in trials)
-        if not waiting and len(counted(trials)) >= job.trials:
-            return
-        study.optimize(objective, n_trials=1, catch=(TrialFailed, Surplus),
-                       callbacks=[] if job.quiet else [Progress(job)])
+    try:
+        while True:
+            retry_lost_trials(study)
+            trials = study.get_trials(deepcopy=False)
+            waiting = any(trial.state == optuna.trial.TrialState.WAITING for trial in trials)
+            if not waiting and len(counted(trials)) >= job.trials:
+                return
+            study.optimize(objective, n_trials=1, catch=(TrialFailed, Surplus),
+                           callbacks=[] if job.quiet else [Progress(job)])
+    finally:
+        if objective.best is not None:  # this worker's best run, saved once rather than after every record
+            keep_if_best(*objective.best, job.metric, job.out)
 
 
 def make_sampler(job):
@@ -83,7 +87,7 @@ class Objective:
     """One trial: its settings from the space, a training run, and the metric of its best epoch."""
 
     def __init__(self, job):
-        self.job, self.data = job, {}
+        self.job, self.data, self.best = job, {}, None
         fixed = job.fixed
         self.mlp_layers = fixed.get("layers") if fixed.get("architecture", "mlp") == "mlp" else None
 
@@ -122,7 +126,8 @@ class Objective:
         value = float(record[self.job.metric])
         trial.set_user_attr("epochs", len(history))
         trial.set_user_attr("best_epoch", run.best_epoch)
-        keep_if_best(run, trial.number, value, self.job.metric, self.job.out, values)
+        if self.best is None or better(value, self.best[2], self.job.metric):
+            self.best = (run, trial.number, value, values)
         return value
 
     def data_for(self, settings):
