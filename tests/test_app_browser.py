@@ -7,6 +7,7 @@ Set ``NNSCRATCH_SCREENSHOT=path.png`` to keep the screenshot of a drawn digit an
 """
 import math
 import os
+import re
 import threading
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 
 from nnscratch import Adam, Network, evaluate, fit
 from nnscratch.app import DrawServer, DrawService
+from nnscratch.images.prepare import prepare_digit
 from nnscratch.losses import SoftmaxCrossEntropy
 
 CHROMIUM = "/usr/bin/chromium"
@@ -126,13 +128,20 @@ def test_a_drawn_seven_and_the_screenshot(page, tmp_path):
 def test_the_button_loads_a_test_digit_that_reaches_the_network_as_it_was(page, trained):
     model, (x, y), _ = trained
     page.click("#test-digit")
-    page.wait_for_function("document.getElementById('truth').dataset.index !== undefined")
+    # expect() polls from Python: a string predicate (wait_for_function) would be evaluated in the page, which
+    # its Content-Security-Policy forbids ('unsafe-eval')
+    sync_api.expect(page.locator("#truth")).to_have_attribute("data-index", re.compile(r"^\d+$"))
     answer = page.evaluate("nnscratch.settled()")
     index = int(page.locator("#truth").get_attribute("data-index"))
     assert page.locator("#truth").inner_text() == f"MNIST test digit #{index}, true label: {y[index]}"
     received = np.array(answer["preview"])
-    difference = np.abs(received - x[index]).mean()
-    assert difference < 0.01, f"test digit #{index} reached the network changed by {difference:.3f} on average"
+    # the canvas shows the digit ten times larger, pixel for pixel; the server prepares that picture as any other
+    shown = np.kron(x[index].reshape(28, 28), np.ones((10, 10)))
+    expected = prepare_digit(np.round(shown * 255) / 255).reshape(-1)
+    difference = np.abs(received - expected).mean()
+    assert difference < 0.002, (f"test digit #{index} reached the network changed by {difference:.4f} on average "
+                                f"from what prepare_digit makes of it")
+    assert np.abs(received - x[index]).mean() < 0.05, f"test digit #{index} is far from the MNIST image"
     assert shown_answer(page) == str(model.predict(received[None].astype(np.float32))[0])
 
 
@@ -151,3 +160,75 @@ def test_test_digits_drawn_on_the_canvas_get_the_models_answer(page, trained):
                                         f"{np.flatnonzero(np.array(answers) != expected).tolist()}")
     assert shown_answer(page) == str(answers[-1])
     assert page.locator("#model-accuracy").inner_text().startswith("test accuracy ")
+
+
+# ---- on a phone -------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def phone(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                  device_scale_factor=2)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(server.url)
+    page.evaluate("nnscratch.ready")
+    yield page
+    context.close()
+    assert not errors, f"the page reported errors: {errors}"
+
+
+def inside_the_screen(page, selector):
+    box = page.locator(selector).bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844 and box["x"] + box["width"] <= 390
+
+
+def test_on_a_phone_the_answer_stays_in_sight_while_drawing(phone):
+    canvas = phone.locator("#canvas").bounding_box()
+    assert canvas["x"] >= 0 and canvas["x"] + canvas["width"] <= 390, f"the canvas does not fit the width: {canvas}"
+    box = phone.locator("#canvas").bounding_box()
+    phone.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    phone.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.15)
+    phone.mouse.down()
+    phone.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.85, steps=4)
+    phone.mouse.up()
+    answer = phone.evaluate("nnscratch.settled()")
+    assert answer["status"] == "ok", answer
+    for selector in ("#answer", "#status", "#canvas", ".bar-value.top"):
+        assert inside_the_screen(phone, selector), f"{selector} is not on the screen while drawing: " \
+                                                   f"{phone.locator(selector).bounding_box()}"
+    assert phone.evaluate("document.scrollingElement.scrollWidth") <= 390, "the page scrolls sideways"
+
+
+def test_on_a_touch_screen_key_hints_hide_and_percentages_do_not_wrap(phone):
+    assert not phone.locator("kbd").first.is_visible(), "keyboard hints show on a touch screen"
+    phone.evaluate("nnscratch.showTestDigit(0)")
+    sync_api.expect(phone.locator(".bar-value.top")).to_have_text(re.compile(r"^\d+\.\d %$"))
+    value = phone.locator(".bar-value.top")
+    label = phone.locator(".bar-label.top")
+    assert value.bounding_box()["height"] <= label.bounding_box()["height"] + 1, "the percentage wraps"
+    widest = phone.evaluate("""() => {
+        const probe = document.querySelector('.bar-value.top');
+        const text = probe.textContent; probe.textContent = '100.0 %';
+        const height = probe.getBoundingClientRect().height; probe.textContent = text; return height; }""")
+    assert widest <= label.bounding_box()["height"] + 1, "a bold 100.0 % wraps"
+
+
+def test_an_unsure_answer_says_so(browser):
+    untrained = Network([784, 16, 10], activation="relu", output=None, rng=0)   # about 10 % for every class
+    server = DrawServer(DrawService(untrained, {"dataset": "mnist"}, name="untrained"), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = browser.new_page(viewport={"width": 980, "height": 540})
+    try:
+        page.goto(server.url)
+        page.evaluate("nnscratch.ready")
+        answer = draw(page, [(140, 45), (140, 235)])
+        assert answer["status"] == "ok" and answer["unsure"], answer
+        top = max(answer["probabilities"])
+        expected = f"unsure: only {100 * top:.1f} % (below {round(100 * answer['low_confidence'])} %)"
+        sync_api.expect(page.locator("#status")).to_have_text(expected)
+        assert "unsure" in page.locator("#answer").get_attribute("class")
+    finally:
+        page.close()
+        server.shutdown()
+        server.server_close()
