@@ -386,3 +386,15 @@ def test_a_tensor_that_carries_fewer_bytes_than_it_declares_is_refused(tmp_path)
     proto.graph.initializer[0].raw_data = b"\0" * 12
     with pytest.raises(OnnxImportError, match=r"declares shape \[4, 2\] but carries 12 bytes"):
         import_onnx(save(proto, tmp_path / "short.onnx"))
+
+
+def test_every_command_that_reads_a_model_reads_onnx_too(tmp_path, capsys):
+    model = Sequential(Linear(784, 16, rng=0), ReLU(), Linear(16, 10, rng=1))
+    save_model(tmp_path / "m.npz", model, {"input_shape": [784]})
+    assert main(["export", str(tmp_path / "m.npz"), str(tmp_path / "m.onnx")]) == 0
+    loaded, metadata = load_model(tmp_path / "m.onnx")
+    assert main(["predict", str(tmp_path / "m.onnx"), "--index", "0"]) == 0
+    assert "Prediction:" in capsys.readouterr().out
+    x = np.random.default_rng(0).uniform(0, 1, (5, 784)).astype(np.float32)
+    np.testing.assert_allclose(loaded.predict_proba(x), model.predict_proba(x), atol=1e-6)
+    assert metadata["input_shape"] == [784]
