@@ -396,3 +396,14 @@ def test_draw_command_serves_the_page(tmp_path):
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_the_look_inside_routes_answer_for_the_current_model(server):
+    status, _, weights = request(server, "GET", "/api/explain/weights")
+    assert status == 200 and weights["shape"][0] == 16, weights
+    status, _, answer = post_json(server, drawing_payload(canvas(vertical_bar)))
+    status, _, explained = request(server, "POST", "/api/explain", json.dumps({"pixels": answer["preview"]}).encode(),
+                                   {"Content-Type": "application/json"})
+    assert status == 200 and explained["prediction"] == answer["prediction"], explained
+    assert request(server, "POST", "/api/explain", b"{}", {"Content-Type": "text/plain"})[0] == 415
+    assert request(server, "GET", "/api/explain/nothing")[0] == 404

@@ -30,6 +30,9 @@ The Train view (``train_api``, on a ``TrainingSession``; one run at a time, trai
   ``X-Replay-Versions``; ``GET /api/train/history``: everything of the run so far; ``GET /api/train/options``:
   the presets and defaults.
 
+The "look inside" views: ``/api/explain...``, routed to ``explain_api`` (see its docstring) on a copy of the
+current model.
+
 Whatever a client sends, the answer to a bad request is a 4xx with ``{"error": "..."}`` and the server goes on
 serving: bodies over ``MAX_BODY_BYTES``, other content types, malformed JSON, wrong shapes, non-finite or
 out-of-range numbers, unknown paths and methods, and a ``Host`` (or ``Origin``) that is not this server's own,
@@ -66,6 +69,7 @@ SECURITY_HEADERS = {
 }
 
 
+EXPLAIN = "/api/explain"
 NO_MODEL = "there is no model yet: train one in the Train view"
 
 
@@ -87,6 +91,7 @@ class DrawServer(ThreadingHTTPServer):
         self.training = training or TrainingSession(models_dir, on_saved=self.use_run, log=log)
         self.shutting_down = False
         self.listeners, self.listeners_lock = 0, threading.Lock()
+        self.explainers, self.explainers_lock = (None, None), threading.Lock()
         self.static = {route: ((STATIC_DIR / name).read_bytes(), kind) for route, (name, kind) in STATIC_FILES.items()}
         if ":" in host:
             self.address_family = socket.AF_INET6
@@ -106,6 +111,18 @@ class DrawServer(ThreadingHTTPServer):
         except ValueError as error:
             return f"the draw view keeps its model: {error}"
         return None
+
+    def explain_api(self):
+        """The "look inside" routes (``explain_api``) for the current model, built on first use after each change
+        of model; None while there is no model."""
+        service = self.service
+        if service is None:
+            return None
+        with self.explainers_lock:
+            if self.explainers[0] is not service:
+                from .explain_api import explain_api_for
+                self.explainers = (service, explain_api_for(service))
+            return self.explainers[1]
 
     def shutdown(self):
         self.shutting_down = True
@@ -200,6 +217,8 @@ class DrawHandler(BaseHTTPRequestHandler):
             return self.send_bytes(200, body, kind)
         if train_api.routes(path):
             return train_api.handle(self, "GET", path, query)
+        if path == EXPLAIN or path.startswith(EXPLAIN + "/"):
+            return self.explain("GET", path, query)
         if path == "/api/model":
             service = self.server.service
             return self.send_json(200, service.describe() if service else {"name": None, "message": NO_MODEL})
@@ -212,6 +231,8 @@ class DrawHandler(BaseHTTPRequestHandler):
     def post(self, path, query):
         if train_api.routes(path):
             return train_api.handle(self, "POST", path, query)
+        if path == EXPLAIN or path.startswith(EXPLAIN + "/"):
+            return self.explain("POST", path, query)
         if path != "/api/predict":
             self.close_connection = True  # the body is left unread
             known = path in self.server.static or path in ("/api/model", "/api/test-digit")
@@ -243,6 +264,15 @@ class DrawHandler(BaseHTTPRequestHandler):
             raise RequestError(400, str(error)) from None
         except LookupError as error:
             raise RequestError(503, str(error)) from None
+
+    def explain(self, method, path, query):
+        api = self.server.explain_api()
+        if api is None:
+            self.close_connection = True
+            raise RequestError(503, NO_MODEL)
+        body = self.read_body() if method == "POST" else b""
+        status, payload = api.handle(method, path, query, body, self.headers.get_content_type())
+        self.send_json(status, payload)
 
     def draw_service(self, status):
         service = self.server.service
