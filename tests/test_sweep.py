@@ -210,3 +210,25 @@ def test_an_unreachable_database_is_one_line_and_exit_2_within_seconds(tmp_path,
     error = capsys.readouterr().err
     assert status_code == 2 and time.monotonic() - started < 10
     assert error.count("\n") == 1 and "cannot reach the database" in error and "secret" not in error, error
+
+
+def single_threaded_blas(settings, report):
+    """A trial's result: 1 when its process was started with single-threaded BLAS (a module-level function, so
+    that worker processes can import it)."""
+    return float(all(os.environ.get(name) == "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                                                 "MKL_NUM_THREADS")))
+
+
+def test_worker_processes_start_with_single_threaded_blas_and_this_process_keeps_its_own(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    result = sweep({"x": "uniform:0:1"}, {}, trials=2, out=tmp_path, workers=2, train=single_threaded_blas,
+                   metric="single_threaded", pruner="none", quiet=True)
+    assert [row["value"] for row in result.table] == [1.0, 1.0], result.table
+    assert "OPENBLAS_NUM_THREADS" not in os.environ
+
+
+def test_join_with_settings_but_no_space_is_refused(tmp_path, capsys):
+    out = str(tmp_path / "study")
+    sweep({"lr": "loguniform:1e-3:1e-1"}, LINES, trials=1, out=out, quiet=True)
+    assert main(["sweep", "--join", "--out", out, "--epochs", "5", "--workers", "1"]) == 2
+    assert "--join takes the study's settings" in capsys.readouterr().err

@@ -64,6 +64,9 @@ def sweep(space=None, settings=None, *, trials=20, out="runs/sweep", workers=1, 
     space = parse_space(space or {}, check_names=train is None)
     given = dict(settings or {})
     description = None
+    if join and given and not space:
+        raise SweepError("--join takes the study's settings; give its --param flags too to check yours against "
+                         "them, or leave the settings out")
     if space or not join:
         if not space:
             raise SweepError("give at least one --param NAME=KIND:ARGS (e.g. lr=loguniform:1e-4:1e-1)")
