@@ -352,7 +352,7 @@ class PageControl(Callback):
         if self.measure_next:
             self.probe(state)
             probed = True
-        if probed or time.perf_counter() - self.last_publish >= self.session.publish_seconds:
+        if probed or self.step == 1 or time.perf_counter() - self.last_publish >= self.session.publish_seconds:
             self.publish(state)
 
     def on_epoch_end(self, state):
