@@ -73,7 +73,7 @@ def post(handler, session, route, body):
         if route == "":
             run = session.start(body)
             return handler.send_json(202, {"run": run, "state": session.latest().state,
-                                           "model": None, "settings": session.latest().settings})
+                                           "settings": session.latest().settings})
         if route == "/settings":
             unknown = sorted(set(body) - {"lr", "batch_size"})
             if unknown:
@@ -90,6 +90,8 @@ def post(handler, session, route, body):
         raise RequestError(400, str(error)) from None
     except Conflict as error:
         raise RequestError(409, str(error)) from None
+    except OSError as error:   # the data cannot be read or fetched
+        raise RequestError(503, f"cannot load the data: {error}") from None
 
 
 def send_weights(handler, session, query):

@@ -7,8 +7,9 @@ weights as bytes) under the session's lock and wakes the waiters; HTTP threads o
 
 The controls act at the next batch boundary: ``pause``, ``resume``, ``step`` (one batch, then paused), ``stop``
 (the run is saved as if it had ended), ``change(lr=..., batch_size=...)`` (marked on the curves). Every few
-dozen batches (as long as that takes under ``probe_share`` of the time) the thread also measures a fixed subset of 1,000 validation digits and the health strip
-(``watch.Health``). When the run ends or stops, ``Run.save`` writes the model and its history atomically, then
+dozen batches (as long as that takes under ``probe_share`` of the time) the thread also measures a fixed subset
+of 1,000 validation digits and the health strip (``watch.Health``); ``page_control.PageControl`` does this inside
+``fit``. When the run ends or stops, ``Run.save`` writes the model and its history atomically, then
 ``Run.evaluate`` measures every split, and ``on_saved(path, run)`` is told (the server makes it the page's model;
 what it returns, if anything, is added to the run's closing message).
 """
@@ -20,18 +21,13 @@ import time
 import traceback
 from dataclasses import dataclass, field, replace
 
-from ..callbacks import Callback
 from ..runs import Run, SettingsError, resolve
-from ..schedules import Constant
-from ..training import DivergenceError, measure
-from .watch import Health, weight_image
+from ..training import DivergenceError
+from .page_control import PageControl
 
 ACTIVE = ("starting", "running", "paused")          # a run that can still be controlled
 FINISHING = ("saving", "evaluating")
 ENDED = ("done", "stopped", "error")
-SUBSET_SIZE = 1000
-RECENT_LOSSES = 256          # batch losses carried by each tick (a client that missed ticks merges by step)
-REPLAY_FRAMES = 100
 MAX_LR = 1e3
 
 
@@ -292,114 +288,3 @@ def fresh_fields(run, run_id):
                 lr=float(run.optimizer.lr), batch_size=run.batch_size, train_size=len(run.data.train[0]),
                 losses_from=1, losses=(), probes=(), marks=(), records=0, epoch_ends=(), weights_version=0,
                 weights_shape=(), health=(), settings=settings, model=None, message=None, results={})
-
-
-class PageControl(Callback):
-    """The session's hands inside ``fit``: honours the controls at batch boundaries and publishes snapshots."""
-
-    def __init__(self, session, run):
-        self.session, self.run = session, run
-        subset = run.data.validation if run.data.validation is not None else run.data.test
-        self.subset = (subset[0][:SUBSET_SIZE].astype(run.model.dtype, copy=False), subset[1][:SUBSET_SIZE])
-        self.health = Health(run.model)
-        self.step, self.new_losses, self.last_publish = 0, [], 0.0
-        self.probe_seconds, self.started = 0.0, time.perf_counter()
-        self.measure_next, self.health_report = False, ()
-
-    def on_train_begin(self, state):
-        self.training_state = state
-        self.probe(state)
-        self.publish(state)
-
-    def on_batch_begin(self, state):
-        session = self.session
-        with session.lock:
-            self.apply_changes(state)
-            while session.paused and session.step_budget == 0 and not session.stop_requested:
-                if session.snapshot.state != "paused" or session.snapshot.step != self.step:
-                    self.publish_locked(state, "paused")
-                session.changed.wait()
-                self.apply_changes(state)
-            if session.stop_requested:
-                state.stop = True
-                return
-            if session.paused:
-                session.step_budget -= 1
-            if session.snapshot.state != "running" and not session.paused:
-                self.publish_locked(state, "running")
-        # the health strip's update ratio needs the weights before this batch's update
-        self.measure_next = (self.step + 1) % self.session.probe_every == 0 and self.probe_affordable()
-        if self.measure_next:
-            self.health.before_update()
-
-    def apply_changes(self, state):
-        pending = self.session.pending
-        if not pending:
-            return
-        mark = {"step": self.step, **pending}
-        if "lr" in pending:
-            state.optimizer.schedule = Constant(pending["lr"])
-            state.optimizer.lr = float(pending["lr"])
-        if "batch_size" in pending:
-            state.batch_size = pending["batch_size"]
-        self.session.pending = {}
-        self.publish_locked(state, marks=self.session.snapshot.marks + (mark,))
-
-    def on_batch_end(self, state):
-        self.step += 1
-        self.new_losses.append(float(state.batch_loss))
-        probed = False
-        if self.measure_next:
-            self.probe(state)
-            probed = True
-        if probed or self.step == 1 or time.perf_counter() - self.last_publish >= self.session.publish_seconds:
-            self.publish(state)
-
-    def on_epoch_end(self, state):
-        with self.session.lock:
-            self.session.epoch_records.append(dict(state.record))
-            self.publish_locked(state, epoch_ends=self.session.snapshot.epoch_ends + (self.step,))
-
-    def probe_affordable(self):
-        """Whether measuring now keeps the measurements under ``probe_share`` of the time spent training."""
-        return self.probe_seconds <= self.session.probe_share * (time.perf_counter() - self.started)
-
-    def probe(self, state):
-        started = time.perf_counter()
-        result = measure(state.model, *self.subset, loss=state.loss)
-        health = self.health.measure(self.subset[0])
-        point = {"step": self.step, "loss": finite(result.loss), "accuracy": result.accuracy}
-        with self.session.lock:
-            self.session.all_probes.append(point)
-            self.health_report = tuple(health)
-        self.probe_seconds += time.perf_counter() - started
-
-    def publish(self, state, run_state=None):
-        with self.session.lock:
-            self.publish_locked(state, run_state)
-
-    def publish_locked(self, state, run_state=None, **changes):
-        session = self.session
-        session.losses.extend(self.new_losses)
-        self.new_losses = []
-        weights, shape = weight_image(state.model)
-        version = session.snapshot.version + 1   # the version that session.publish_locked gives this snapshot
-        session.latest_frame = (version, weights, shape)
-        session.publications += 1
-        if session.publications % session.frame_every == 0:
-            session.frames[version] = (weights, shape)
-            if len(session.frames) > REPLAY_FRAMES:   # keep every other frame, and take half as many from now
-                session.frames = dict(list(session.frames.items())[::2])
-                session.frame_every *= 2
-        losses = session.losses[-RECENT_LOSSES:]
-        session.publish_locked(
-            state=run_state or session.snapshot.state, epoch=min(state.epoch + 1, state.last_epoch),
-            step=self.step, lr=float(state.optimizer.lr), batch_size=int(state.batch_size),
-            losses_from=len(session.losses) - len(losses) + 1, losses=tuple(losses),
-            probes=tuple(session.all_probes[-8:]), records=len(session.epoch_records), weights_version=version,
-            weights_shape=shape, health=self.health_report, **changes)
-        self.last_publish = time.perf_counter()
-
-
-def finite(value):
-    return float(value) if math.isfinite(value) else None
