@@ -33,8 +33,10 @@ def fake_digits(settings):
         x = prototypes[y] + 0.4 * rng.standard_normal((count, 784), dtype=np.float32)
         return np.clip(x, 0, 1).astype(np.float32), y
 
-    return TrainingData("mnist", [str(digit) for digit in range(10)], split(settings.get("train_size") or 1000, 1),
-                        split(300, 2), split(300, 3))
+    splits = [split(settings.get("train_size") or 1000, 1), split(300, 2), split(300, 3)]
+    if settings.get("architecture") == "cnn":
+        splits = [(x.reshape(len(x), 1, 28, 28), y) for x, y in splits]
+    return TrainingData("mnist", [str(digit) for digit in range(10)], *splits)
 
 
 @pytest.fixture
@@ -377,6 +379,20 @@ def test_the_weights_come_as_bytes_with_their_shape_and_a_replay(server):
     weights = model.layers[0].params["W"].T.reshape(32, 28, 28)
     expected = np.rint(weights / np.abs(weights).reshape(32, -1).max(axis=1)[:, None, None] * 127)
     assert np.abs(images - expected).max() <= 1, "the last weights published are not the saved model's"
+
+
+def test_a_cnn_trains_and_shows_its_kernels_and_health(server):
+    settings = {"architecture": "cnn", "hidden": 16, "train_size": 120, "batch_size": 20, "epochs": 1}
+    assert post(server, "/api/train", settings)[0] == 202
+    ended = wait_for(server, lambda answer: answer["state"] in ("done", "error"), timeout=120, what="the cnn run")
+    assert ended["state"] == "done", ended["message"]
+    status, response, data = request(server, "GET", "/api/train/weights")
+    assert status == 200 and response.getheader("X-Weights-Shape") == "32,5,5" and len(data) == 32 * 25
+    names = [layer["name"] for layer in ended["health"]]
+    assert names == ["conv 5×5×32", "conv 5×5×64", "dense 1024→16", "dense 16→10"], names
+    assert all(layer["dead_fraction"] is not None for layer in ended["health"][:3])
+    status, _, model = request(server, "GET", "/api/model")
+    assert model["name"] == ended["model"] and model["architecture"].startswith("conv 5×5×32"), model
 
 
 # ---- the same run as the command line's ------------------------------------------------------------------------
