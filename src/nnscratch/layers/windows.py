@@ -8,6 +8,7 @@ the matrix products is split over blocks of channels and run on a small pool of 
 max pooling records its argmax without a branch.
 """
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -97,7 +98,7 @@ or, like a padded border, only ever writes the same elements).
 
 # ---- the thread pool -------------------------------------------------------------------------------------------
 
-_pool = {"threads": None, "executor": None}
+_pool = {"threads": None, "executor": None, "lock": threading.Lock()}
 
 
 def set_threads(count=None):
@@ -128,19 +129,20 @@ def threads():
     return _pool["threads"]
 
 
-def in_parallel(function, count, minimum=1):
+def in_parallel(function, count):
     """Run ``function(start, stop)`` over consecutive parts of ``range(count)``, one part per thread, the
-    calling thread taking the first; parts of fewer than ``minimum`` items are not worth a thread.
+    calling thread taking the first.
     Plain: ``function(0, count)``. NumPy releases the interpreter lock inside its loops, so element-wise
     work on disjoint blocks of channels runs on every core while OpenBLAS is idle between products; each
     output element is computed by the same operations in the same order either way, so the result is
     identical to the bit."""
-    parts = max(1, min(threads(), count // max(1, minimum)))
+    parts = max(1, min(threads(), count))
     if parts == 1:
         function(0, count)
         return
-    if _pool["executor"] is None:
-        _pool["executor"] = ThreadPoolExecutor(threads() - 1, thread_name_prefix="nnscratch")
+    with _pool["lock"]:
+        if _pool["executor"] is None:
+            _pool["executor"] = ThreadPoolExecutor(threads() - 1, thread_name_prefix="nnscratch")
     bounds = [count * part // parts for part in range(parts + 1)]
     futures = [_pool["executor"].submit(function, bounds[part], bounds[part + 1]) for part in range(1, parts)]
     function(bounds[0], bounds[1])
