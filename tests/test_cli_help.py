@@ -27,3 +27,4 @@ def test_sub_command_help(name, capsys):
     captured = capsys.readouterr()
     assert captured.out.startswith(f"usage: nnscratch {name}"), captured.out[:200]
     assert "Traceback" not in captured.err, captured.err
+    assert "``" not in captured.out, f"nnscratch {name} --help shows RST markup:\n{captured.out[:400]}"

@@ -32,6 +32,9 @@ def build_parser():
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").add_parser(subparsers)
+    for command in subparsers.choices.values():  # module docstrings mark code ``so``; help is plain text
+        command.description = (command.description or "").replace("``", "")
+        command.epilog = command.epilog and command.epilog.replace("``", "")
     for command in LOADS_MODELS:
         if command in subparsers.choices:
             subparsers.choices[command].add_argument(
