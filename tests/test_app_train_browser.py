@@ -21,6 +21,14 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need
 expect = sync_api.expect
 
 
+@pytest.fixture(autouse=True)
+def patient_expectations():
+    """A run shares the machine with the browser: each state change gets 20 s to show (the default is 5)."""
+    expect.set_options(timeout=20_000)
+    yield
+    expect.set_options(timeout=None)
+
+
 @pytest.fixture
 def server(use_loader, tmp_path):
     from test_app_train_api import fake_digits
