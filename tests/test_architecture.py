@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "src" / "nnscratch"
-ENGINE = {"__init__", "initializers", "layers", "network", "losses", "optimizers", "schedules", "training",
+ENGINE = {"__init__", "errors", "initializers", "layers", "network", "losses", "optimizers", "schedules", "training",
           "callbacks", "metrics", "inspection", "averaging"}
 OUTER = {"__main__", "app", "cli", "datasets", "explain", "images", "interop", "presets", "runs", "serialization", "sweep",
          "viz"}

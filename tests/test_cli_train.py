@@ -251,7 +251,7 @@ def test_results_table_prints_percentages_cleanly():
     (["--layers", "784,100,10"], "--layers 784,100,10 takes 784 inputs per example, but toy examples have 16"),
     (["--layers", "16,4,7"], "has 7 outputs, but toy has 3 classes"),
     (["--layers", "16,x"], "--layers expects sizes like 784,100,10"),
-    (["--activation", "swish"], "unknown activation 'swish'"),
+    (["--activation", "swish"], "--activation must be one of sigmoid, tanh, relu, leaky_relu, got 'swish'"),
     (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
     (["--patience", "2", "--validation-size", "0"],
      "--patience needs a validation set: --validation-size must be > 0"),

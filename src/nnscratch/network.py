@@ -6,6 +6,7 @@ from-scratch projects: a ``Sequential`` of ``Linear`` layers with an activation 
 """
 import numpy as np
 
+from .errors import ModelError
 from .initializers import as_generator
 from .layers.activations import ACTIVATIONS
 from .layers.activations import softmax as row_softmax
@@ -68,11 +69,11 @@ class Sequential(Layer):
         if isinstance(last, (ACTIVATIONS["softmax"], ACTIVATIONS["sigmoid"])):
             return self.predict_output(x, batch_size)
         if isinstance(last, tuple(ACTIVATIONS.values())):
-            raise ValueError(f"predict_proba: the network ends in {type(last).__name__}, whose outputs are not "
+            raise ModelError(f"predict_proba: the network ends in {type(last).__name__}, whose outputs are not "
                              f"probabilities; end it in raw scores (logits), Softmax or Sigmoid")
         logits = self.predict_output(x, batch_size)
         if logits.ndim != 2 or logits.shape[1] < 2:
-            raise ValueError(f"predict_proba: the softmax needs a row of at least 2 scores per example, got "
+            raise ModelError(f"predict_proba: the softmax needs a row of at least 2 scores per example, got "
                              f"output shape {logits.shape[1:]}; end a one-output network in Sigmoid")
         return row_softmax(logits)
 

@@ -13,13 +13,14 @@ from contextlib import contextmanager
 import numpy as np
 
 from .callbacks import Callback, EarlyStopping, MeasureEachEpoch, TrainingState
+from .errors import NNScratchError
 from .initializers import as_generator
 from .metrics import count_correct
 
 Evaluation = namedtuple("Evaluation", "loss accuracy correct total")
 
 
-class DivergenceError(FloatingPointError):
+class DivergenceError(NNScratchError, FloatingPointError):
     """The loss became NaN or infinite, or exploded far above where it started: training has diverged."""
 
 

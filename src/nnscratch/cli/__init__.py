@@ -9,6 +9,7 @@ import importlib
 import sys
 
 from .. import __version__
+from ..errors import NNScratchError
 
 # Module names inside nnscratch.cli, each with add_parser(subparsers).
 COMMAND_MODULES = ["train", "evaluate", "presets", "data", "predict", "plot", "export", "import_model", "draw",
@@ -19,7 +20,7 @@ LOADS_MODELS = ["train", "evaluate", "predict", "plot", "export", "draw", "expla
 EXIT_USAGE = 2
 
 
-class CommandError(Exception):
+class CommandError(NNScratchError):
     """A user-facing failure: its message is printed as it is, and the command exits with status 2."""
 
 
@@ -94,7 +95,13 @@ def run_command(argv):
     except SettingsError as error:
         print(f"nnscratch {args.command}: error: {error.as_flags()}", file=sys.stderr)
         return EXIT_USAGE
-    except (CommandError, ValueError, TypeError, KeyError, OSError, FloatingPointError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"nnscratch {args.command}: error: {message}", file=sys.stderr)
+    except (NNScratchError, OSError) as error:  # anything else is a bug, and keeps its traceback
+        print(f"nnscratch {args.command}: error: {describe(error)}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def describe(error):
+    """An error's one line: its message, and for a file the OS could not open, the file and the reason."""
+    if isinstance(error, OSError) and not isinstance(error, NNScratchError) and error.filename:
+        return f"{error.filename}: {error.strerror or error}"
+    return str(error)

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import NNScratchError
 from ..inspection import split_at_logits
 from ..layers.activations import Sigmoid, Softmax, softmax
 from ..layers.dropout import Dropout
 from ..layers.linear import Linear
 
 
-class ExplainError(ValueError):
+class ExplainError(NNScratchError, ValueError):
     """A network or a request that the explanation cannot serve, with one line saying why."""
 
 

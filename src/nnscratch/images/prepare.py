@@ -15,6 +15,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
 
+from ..errors import NNScratchError
+
 FIELD = 28                # the output is FIELD × FIELD pixels
 BOX = 20                  # the ink is scaled to fit BOX × BOX, as in MNIST
 MIN_CONTRAST = 0.1        # ink must differ from the paper by at least this much (on a 0..1 scale)
@@ -28,7 +30,7 @@ MIN_SIDE_FOR_LIGHTING = 48  # smaller pictures (drawings, MNIST's own) are taken
 LOW_CONFIDENCE = 0.5      # an answer whose probability is below this is reported as unsure (predict, the page)
 
 
-class NoInkError(ValueError):
+class NoInkError(NNScratchError, ValueError):
     """The image is blank: nothing stands out from the background."""
 
 
@@ -36,7 +38,7 @@ class TooLittleInkError(NoInkError):
     """There is ink, but too little to be a digit: a dot, a speck, a stroke far smaller than the picture."""
 
 
-class ImageError(ValueError):
+class ImageError(NNScratchError, ValueError):
     """An image file that is missing or cannot be read; the message names the file and the reason."""
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from ..errors import NNScratchError
 from ..layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool, LeakyReLU, Linear, MaxPool2D,
                       ReLU, Sigmoid, Softmax, Tanh)
 from ..network import Sequential
@@ -26,7 +27,7 @@ PREPROCESSING = ("float32 pixels scaled to [0, 1] (value / 255), dark background
 APPENDED_SOFTMAX = "Softmax"  # the value of metadata "nnscratch.appended" when the exporter added the Softmax
 
 
-class OnnxExportError(ValueError):
+class OnnxExportError(NNScratchError, ValueError):
     """A model that cannot be written as ONNX; the message names the layer."""
 
 

@@ -10,13 +10,15 @@ import numpy as np
 from google.protobuf.message import DecodeError
 from onnx import ModelProto, TensorProto
 
+from ..errors import NNScratchError
+
 MAX_FILE_BYTES = 1 << 30          # 1 GiB: far above any MNIST network, far below protobuf's own 2 GiB limit
 MAX_TENSOR_ELEMENTS = 1 << 27     # 134 million values
 FLOAT_TYPES = {TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64}
 INTEGER_TYPES = {TensorProto.INT64: np.int64, TensorProto.INT32: np.int32}
 
 
-class OnnxImportError(ValueError):
+class OnnxImportError(NNScratchError, ValueError):
     """An ONNX file that nnscratch cannot or will not read; the message names the file and, where one is at
     fault, the node."""
 

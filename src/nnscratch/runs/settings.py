@@ -8,6 +8,11 @@ text. A wrong value raises ``SettingsError``, which names the setting; the comma
 import math
 import re
 
+from ..errors import NNScratchError
+from ..initializers import INITIALIZERS
+from ..layers import ACTIVATIONS
+from ..losses import LOSSES
+from ..optimizers import OPTIMIZERS
 from ..presets import ARCHITECTURES, DEFAULTS, SCHEDULES, get_preset
 
 MONITORS = ("val_accuracy", "val_loss")
@@ -51,10 +56,14 @@ SETTINGS = {
     "report_test_each_epoch": ("switch", "measure the test set after every epoch, as Nielsen's network did"),
     "evaluate_before": ("switch", "measure the test set before training too"),
 }
+HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "softmax")
+CHOICES = {"activation": HIDDEN_ACTIVATIONS, "output": ("none", "same", *ACTIVATIONS), "loss": tuple(LOSSES),
+           "init": tuple(INITIALIZERS), "bias_init": tuple(INITIALIZERS), "optimizer": tuple(OPTIMIZERS),
+           "schedule": SCHEDULES, "monitor": MONITORS}
 NETWORK_SETTINGS = ("architecture", "layers", "hidden", "batch_norm", "activation", "output", "dropout", "dataset")
 
 
-class SettingsError(ValueError):
+class SettingsError(NNScratchError, ValueError):
     """A setting with a value that cannot be used; ``setting`` names it. Messages mark setting names as
     ``{name}``: ``str(error)`` shows them by name (``batch_size``), ``error.as_flags()`` as the command line's flags
     (``--batch-size``)."""
@@ -115,8 +124,9 @@ def check(settings):
     settings["augment"] = parse_augment(settings["augment"])
     settings["betas"] = parse_betas(settings["betas"])
     settings["batch_size"] = parse_batch_size(settings["batch_size"])
-    if settings["monitor"] not in MONITORS:
-        raise SettingsError(f"{{monitor}} must be {' or '.join(MONITORS)}, got {settings['monitor']!r}", "monitor")
+    for name, choices in CHOICES.items():
+        if settings[name] not in choices:
+            raise SettingsError(f"{{{name}}} must be one of {', '.join(choices)}, got {settings[name]!r}", name)
     for name, ok, rule in [
             ("lr", settings["lr"] > 0 and math.isfinite(settings["lr"]), "must be positive"),
             ("epochs", settings["epochs"] >= 1, "must be at least 1"),

@@ -8,6 +8,8 @@ import os
 import tempfile
 from contextlib import contextmanager
 
+from ..errors import NNScratchError
+
 
 @contextmanager
 def atomic_write(path, mode="wb"):
@@ -46,7 +48,7 @@ def cannot_write(path, error):
     return WriteError(error.errno, error.strerror, f"cannot write {path}: {error.strerror or error}")
 
 
-class WriteError(OSError):
+class WriteError(NNScratchError, OSError):
     """An OSError whose message names the file that could not be written (not a temporary file beside it)."""
 
     def __init__(self, errno, strerror, message):

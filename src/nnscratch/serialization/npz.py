@@ -15,9 +15,10 @@ import zipfile
 import numpy as np
 
 from .. import __version__
-from .files import atomic_write
+from ..errors import NNScratchError
 from ..layers.base import LAYERS, Layer
 from ..network import Sequential
+from .files import atomic_write
 
 FORMAT_VERSION = 1
 PARAM_PREFIX = "param."
@@ -26,7 +27,7 @@ HEADER_KEYS = ("format_version", "architecture", "metadata")
 FLOAT_DTYPES = ("float16", "float32", "float64")
 
 
-class ModelFileError(ValueError):
+class ModelFileError(NNScratchError, ValueError):
     """A model file that cannot be read or does not describe a valid model; the message says what is wrong."""
 
 

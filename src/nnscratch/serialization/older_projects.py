@@ -18,9 +18,10 @@ import re
 
 import numpy as np
 
-from .files import read_json_object
+from ..errors import NNScratchError
 from ..layers import Linear, ReLU, Sigmoid, Softmax
 from ..network import Sequential
+from .files import read_json_object
 
 FORMATS = {
     "ibpme": "ibpme/NeuralNetworkFromScratch JSON (num_layers, sizez, biases, weights)",
@@ -33,7 +34,7 @@ DAT_SHAPES = {"W1": (16, 784), "b1": (16, 1), "W2": (10, 16), "b2": (10, 1)}
 PREPROCESSING = "pixel values / 255 as float32 in [0, 1], each image flattened row by row"
 
 
-class OlderProjectModelError(ValueError):
+class OlderProjectModelError(NNScratchError, ValueError):
     """A file that is not a valid model of the named format; the message says what is wrong."""
 
 

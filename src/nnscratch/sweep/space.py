@@ -9,12 +9,13 @@ space; ``Param.suggest`` asks an Optuna trial for a value without importing Optu
 """
 from dataclasses import dataclass
 
+from ..errors import NNScratchError
 from ..runs import SETTINGS
 
 KINDS = ("loguniform", "uniform", "int", "choice")
 
 
-class SweepError(ValueError):
+class SweepError(NNScratchError, ValueError):
     """A sweep that cannot run as asked: a parameter written wrongly, a study that does not match, a storage
     that cannot be reached. The message is one line that names what is wrong."""
 

@@ -14,9 +14,15 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..errors import NNScratchError
 from ..layers import Conv2D, Linear
 from ..serialization.files import atomic_write
 from ..training import History
+
+
+class PlotError(NNScratchError, ValueError):
+    """A history, model or folder that cannot be drawn from or into; the message says which and why."""
+
 
 DPI = 120
 PLOTTED_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -38,34 +44,34 @@ def read_history(path):
     or a model file saved by ``nnscratch train`` (its metadata holds the run)."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise ValueError(f"{path}: no such history file")
+        raise PlotError(f"{path}: no such history file")
     if path.endswith(".npz"):
         from ..serialization import load_model
         data = (load_model(path)[1].get("training") or {}).get("history")
         if data is None:
-            raise ValueError(f"{path}: this model file holds no training history")
+            raise PlotError(f"{path}: this model file holds no training history")
     else:
         try:
             with open(path, encoding="utf-8") as file:
                 data = json.load(file)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-            raise ValueError(f"{path}: not a history JSON file ({str(error)[:120]})") from None
+            raise PlotError(f"{path}: not a history JSON file ({str(error)[:120]})") from None
         if isinstance(data, dict) and isinstance(data.get("history"), dict):
             data = data["history"]
     if not isinstance(data, dict) or not isinstance(data.get("epochs"), list) or not data["epochs"]:
-        raise ValueError(f"{path}: expected a training history with a non-empty list of epochs")
+        raise PlotError(f"{path}: expected a training history with a non-empty list of epochs")
     for number, record in enumerate(data["epochs"], 1):
         if not isinstance(record, dict) or "loss" not in record:
-            raise ValueError(f"{path}: every epoch of a history needs at least a 'loss' (epoch {number} has none)")
+            raise PlotError(f"{path}: every epoch of a history needs at least a 'loss' (epoch {number} has none)")
         for metric in PLOTTED_METRICS:
             value = record.get(metric)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise ValueError(f"{path}: epoch {number}'s {metric!r} must be a number, got {str(value)[:40]!r}")
+                raise PlotError(f"{path}: epoch {number}'s {metric!r} must be a number, got {str(value)[:40]!r}")
         epoch = record.get("epoch", number)
         if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
-            raise ValueError(f"{path}: epoch {number}'s 'epoch' must be a number, got {str(epoch)[:40]!r}")
+            raise PlotError(f"{path}: epoch {number}'s 'epoch' must be a number, got {str(epoch)[:40]!r}")
     if not as_series(data, "loss")[0]:
-        raise ValueError(f"{path}: no epoch of this history has a finite loss to draw")
+        raise PlotError(f"{path}: no epoch of this history has a finite loss to draw")
     return History.from_dict(data)
 
 
@@ -89,7 +95,7 @@ def plot_histories(runs, path, title=None):
     """Loss and accuracy per epoch for each ``(name, History)`` in ``runs``: training solid, validation dashed,
     one colour per run, so that runs can be compared on one picture."""
     if not runs:
-        raise ValueError("plot_histories needs at least one run")
+        raise PlotError("plot_histories needs at least one run")
     figure = Figure(figsize=(11, 4.2))
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     colours = [f"C{index % 10}" for index in range(len(runs))]
@@ -179,7 +185,7 @@ def as_square(image):
         return image
     side = math.isqrt(image.size)
     if side * side != image.size:
-        raise ValueError(f"cannot show an image of {image.size} values as a square")
+        raise PlotError(f"cannot show an image of {image.size} values as a square")
     return image.reshape(side, side)
 
 
@@ -187,7 +193,7 @@ def first_linear(model):
     for layer in model:
         if isinstance(layer, Linear):
             return layer
-    raise ValueError("the model has no Linear layer whose weights could be shown")
+    raise PlotError("the model has no Linear layer whose weights could be shown")
 
 
 def plot_weights(model, path, count=64, columns=8):
@@ -199,7 +205,7 @@ def plot_weights(model, path, count=64, columns=8):
     layer = first_linear(model)
     side = math.isqrt(layer.in_features)
     if side * side != layer.in_features:
-        raise ValueError(f"the first layer takes {layer.in_features} inputs, which is not a square image")
+        raise PlotError(f"the first layer takes {layer.in_features} inputs, which is not a square image")
     weights = layer.params["W"][:, :count].T.reshape(-1, side, side)
     title = f"First-layer weights ({len(weights)} of {layer.out_features} neurons; red: positive, blue: negative)"
     return plot_weight_images(weights, path, title, "neuron", columns)
@@ -208,7 +214,7 @@ def plot_weights(model, path, count=64, columns=8):
 def plot_kernels(layer, path, count=64, columns=8):
     """The kernels of a first convolution on one-channel images, one small image per output channel."""
     if layer.in_channels != 1:
-        raise ValueError(f"the first convolution reads {layer.in_channels} channels; only one-channel kernels "
+        raise PlotError(f"the first convolution reads {layer.in_channels} channels; only one-channel kernels "
                          f"can be drawn")
     kernels = layer.params["W"][:count, 0]
     height, width = layer.kernel_size
@@ -239,13 +245,13 @@ def check_writable_folder(directory, flag):
     naming ``flag``, the folder and the reason: checked before long work whose results would go there."""
     directory = os.fspath(directory)
     if os.path.exists(directory) and not os.path.isdir(directory):
-        raise ValueError(f"{flag} {directory}: is a file, not a folder")
+        raise PlotError(f"{flag} {directory}: is a file, not a folder")
     try:
         os.makedirs(directory, exist_ok=True)
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as error:
-        raise ValueError(f"{flag} {directory}: cannot write there ({error.strerror or error})") from None
+        raise PlotError(f"{flag} {directory}: cannot write there ({error.strerror or error})") from None
 
 
 def save_evaluation_plots(directory, x, y, probabilities, confusion, class_names=None):
