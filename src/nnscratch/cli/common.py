@@ -9,7 +9,7 @@ def model_input_shape(model, metadata):
     shape = metadata.get("input_shape")
     if isinstance(shape, list) and shape and all(isinstance(size, int) and size > 0 for size in shape):
         return tuple(shape)
-    first = first_layer_with_parameters(model)
+    first = first_layer_with_parameters(getattr(model, "members", [model])[0])  # an ensemble: its first member
     return (first.in_features,) if isinstance(first, Linear) else None
 
 

@@ -1,11 +1,14 @@
-"""nnscratch evaluate MODEL: test accuracy, per-class precision and recall, and the confusion matrix."""
+"""nnscratch evaluate MODEL [MODEL ...]: test accuracy, per-class precision and recall, and the confusion matrix.
+
+Several models are measured as one ensemble: their class probabilities are averaged.
+"""
 import math
 
 from tabulate import tabulate
 
 from ..metrics import confusion_matrix, precision_recall
 from ..presets import DEFAULTS
-from ..serialization import load_model
+from ..serialization import Ensemble, load_models
 from ..training import evaluate
 from . import CommandError, common
 from .common import check_fits, model_input_shape
@@ -15,7 +18,8 @@ from .console import architecture_line, percent
 def add_parser(subparsers):
     parser = subparsers.add_parser("evaluate", help="measure a saved model on a test set",
                                    description=__doc__.splitlines()[0])
-    parser.add_argument("model", metavar="MODEL", help="a model file written by nnscratch train")
+    parser.add_argument("models", metavar="MODEL", nargs="+", help="a model file written by nnscratch train (.npz, "
+                        ".json or .onnx); several are measured as one ensemble, their probabilities averaged")
     parser.add_argument("--dataset", help="data set to measure on (default: the one the model was trained on)")
     parser.add_argument("--data", help="read the data set from this path instead of the cache")
     parser.add_argument("--split", choices=["test", "validation", "train"], default="test",
@@ -28,7 +32,8 @@ def run(args):
     if args.plots:  # a folder that cannot take the pictures is refused before the model and the data are read
         from ..viz.plots import check_writable_folder
         check_writable_folder(args.plots, "--plots")
-    model, metadata = load_model(args.model)
+    model, metadata = load_models(args.models)
+    args.model = " + ".join(args.models)
     settings = dict(DEFAULTS)
     settings.update((metadata.get("training") or {}).get("settings") or {})
     settings.update({"dataset": args.dataset or metadata.get("dataset") or settings["dataset"], "train_size": None})
@@ -48,7 +53,12 @@ def run(args):
     output = model.predict_output(x[:1])
     check_fits(None, output.shape[1], data, f"the model in {args.model}")
     result = evaluate(model, x, y)
-    print(f"Model     {args.model}: {architecture_line(model, data.input_shape)}")
+    if isinstance(model, Ensemble):
+        print(f"Model     an ensemble of {len(model.members)} models, their probabilities averaged:")
+        for path, member in zip(model.names, model.members):
+            print(f"          {path}: {architecture_line(member, data.input_shape)}")
+    else:
+        print(f"Model     {args.model}: {architecture_line(model, data.input_shape)}")
     print(f"Data      {data.name} {args.split} split, {len(x)} examples")
     print(f"Accuracy  {result.correct} / {result.total} ({percent(result.accuracy)})\n")
     predicted = model.predict(x)

@@ -1,4 +1,6 @@
-"""nnscratch predict MODEL: what a saved network says about a test digit or about your own pictures.
+"""nnscratch predict MODEL [MODEL ...]: what a saved network says about a test digit or your own pictures.
+
+Several models answer as one ensemble: their class probabilities are averaged.
 
 With ``--index N`` or ``--random`` a digit of the test set is drawn as ASCII art, followed by the prediction,
 the true label and the probability of every class. With image files (PNG, JPEG, any size, dark ink on light
@@ -14,16 +16,17 @@ import numpy as np
 
 from ..viz.ascii import image_to_ascii, probability_bars
 from ..images.prepare import LOW_CONFIDENCE, ImageError, is_unsure, load_image, prepare_digit
-from ..serialization import load_model
+from ..serialization import load_models
 from . import CommandError
 
 
 def add_parser(subparsers):
     parser = subparsers.add_parser("predict", help="show what a model predicts for a test digit or an image",
                                    description=__doc__.splitlines()[0])
-    parser.add_argument("model", metavar="MODEL", help="a model file (.npz, or .json from nnscratch export)")
-    parser.add_argument("images", metavar="IMAGE", nargs="*", help="picture files of digits (PNG, JPEG, ...), or "
-                        "one CSV file of digits (Kaggle's test.csv), answered as ImageId,Label rows")
+    parser.add_argument("files", metavar="MODEL [MODEL ...] [IMAGE ...]", nargs="+",
+                        help="model files (.npz, .json or .onnx; several answer as one ensemble), then picture "
+                        "files of digits (PNG, JPEG, ...) or one CSV file of digits (Kaggle's test.csv), answered "
+                        "as ImageId,Label rows")
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--index", type=int, help="predict test digit number N (0 to 9999 for MNIST)")
     choice.add_argument("--random", action="store_true", help="predict a randomly chosen test digit")
@@ -35,12 +38,18 @@ def add_parser(subparsers):
     parser.set_defaults(run=run)
 
 
+MODEL_EXTENSIONS = (".npz", ".json", ".onnx")
+
+
 def run(args):
+    count = next((i for i, name in enumerate(args.files) if not name.lower().endswith(MODEL_EXTENSIONS)),
+                 len(args.files))
+    models, args.images = args.files[:max(count, 1)], args.files[max(count, 1):]
     if args.images and (args.index is not None or args.random):
         raise CommandError("give either IMAGE files or --index/--random, not both")
     if not args.images and args.index is None and not args.random:
         raise CommandError("say what to predict: IMAGE files, --index N or --random")
-    model, metadata = load_model(args.model)
+    model, metadata = load_models(models)
     names = [str(name) for name in metadata.get("class_names") or []] or None
     if len(args.images) == 1 and args.images[0].lower().endswith(".csv"):
         return predict_csv(model, metadata, args.images[0])
