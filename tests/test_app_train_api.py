@@ -359,6 +359,29 @@ def test_pause_step_resume_and_stop_racing_from_two_clients(server):
     assert ended["model"] and history(server)["state"] == "stopped"
 
 
+def test_during_a_run_the_draw_view_predicts_with_the_last_published_weights(server):
+    from nnscratch.images.prepare import prepare_digit
+    assert post(server, "/api/train", {**SMALL, "epochs": 200})[0] == 202
+    wait_for(server, lambda answer: answer["step"] >= 30, what="thirty batches")
+    assert post(server, "/api/train/pause")[0] == 202
+    wait_for(server, lambda answer: answer["state"] == "paused", what="pausing")
+    status, _, model = request(server, "GET", "/api/model")
+    assert status == 200 and model["name"].endswith(".npz (training)"), model
+    image = np.zeros((280, 280))
+    image[40:240, 130:150] = 255
+    body = {"width": 280, "height": 280, "pixels": image.astype(int).reshape(-1).tolist()}
+    status, answer = post(server, "/api/predict", body)
+    _, _, state = server.training.live()
+    expected_model = server.draw_service().model
+    for name, array in state.items():
+        assert np.array_equal(expected_model.state_dict()[name], array), f"{name} is not the published weights"
+    expected = expected_model.predict_proba(prepare_digit(image / 255.0).reshape(1, -1))[0]
+    assert status == 200 and np.allclose(answer["probabilities"], expected, atol=1e-5), answer
+    assert post(server, "/api/train/stop")[0] == 202
+    ended = wait_for(server, lambda answer: answer["state"] == "stopped", what="stopping")
+    assert request(server, "GET", "/api/model")[2]["name"] == ended["model"]
+
+
 # ---- the weights ----------------------------------------------------------------------------------------------
 
 def test_the_weights_come_as_bytes_with_their_shape_and_a_replay(server):

@@ -17,6 +17,7 @@ from .watch import Health, weight_image
 SUBSET_SIZE = 1000
 RECENT_LOSSES = 256          # batch losses carried by each tick (a client that missed ticks merges by step)
 REPLAY_FRAMES = 100
+LIVE_SECONDS = 1.0           # how often the draw view's copy of the weights is refreshed during a run
 
 
 class PageControl(Callback):
@@ -29,7 +30,7 @@ class PageControl(Callback):
         self.health = Health(run.model)
         self.step, self.new_losses, self.last_publish = 0, [], 0.0
         self.probe_seconds, self.started = 0.0, time.perf_counter()
-        self.measure_next, self.health_report = False, ()
+        self.measure_next, self.health_report, self.last_live = False, (), -LIVE_SECONDS
 
     def on_train_begin(self, state):
         self.training_state = state
@@ -116,6 +117,9 @@ class PageControl(Callback):
             if len(session.frames) > REPLAY_FRAMES:   # keep every other frame, and take half as many from now
                 session.frames = dict(list(session.frames.items())[::2])
                 session.frame_every *= 2
+        if run_state is not None or time.perf_counter() - self.last_live >= LIVE_SECONDS:
+            session.live_weights = (self.run, version, state.model.state_dict())   # for the draw view
+            self.last_live = time.perf_counter()
         losses = session.losses[-RECENT_LOSSES:]
         session.publish_locked(
             state=run_state or session.snapshot.state, epoch=min(state.epoch + 1, state.last_epoch),

@@ -16,7 +16,8 @@ The Train view (``train_api``, on a ``TrainingSession``; one run at a time, trai
   ``lr`` or ``batch_size``, plus ``preset``): ``202 {"run": id}``; ``409`` while a run is active; ``400
   {"error"}`` for a bad setting, with the ``train`` command's message. The run is saved in ``models/`` under a
   name of the page's choosing (``page-PRESET-DATE-TIME.npz`` and its ``.history.json``); once it ends or is
-  stopped it becomes the draw view's model.
+  stopped it becomes the draw view's model; during the run, the draw view predicts with a copy of the run's
+  network holding its last published weights (refreshed about once a second).
 - ``POST /api/train/pause``, ``/resume``, ``/step`` (one batch, then paused), ``/stop`` (saves the run) with an
   empty body or ``{}``: ``202 {"state"}``, ``409`` when no run is training (or it is already saving);
   ``POST /api/train/settings`` ``{"lr"?, "batch_size"?}``: applied at the next batch and marked on the curves.
@@ -91,7 +92,8 @@ class DrawServer(ThreadingHTTPServer):
         self.training = training or TrainingSession(models_dir, on_saved=self.use_run, log=log)
         self.shutting_down = False
         self.listeners, self.listeners_lock = 0, threading.Lock()
-        self.explainers, self.explainers_lock = (None, None), threading.Lock()
+        self.explainers, self.services_lock = (None, None), threading.Lock()
+        self.live_service = None
         self.static = {route: ((STATIC_DIR / name).read_bytes(), kind) for route, (name, kind) in STATIC_FILES.items()}
         if ":" in host:
             self.address_family = socket.AF_INET6
@@ -112,13 +114,31 @@ class DrawServer(ThreadingHTTPServer):
             return f"the draw view keeps its model: {error}"
         return None
 
+    def draw_service(self):
+        """The service the draw view predicts with: during a run, a copy of the run's network with its last
+        published weights; otherwise the page's model (None when there is none)."""
+        live = self.training.live()
+        if live is None:
+            return self.service
+        run, version, state = live
+        with self.services_lock:
+            cached = self.live_service
+            if cached is None or cached[0] is not run:
+                cached = self.live_service = (run, None, live_service(run))
+            if cached[2] is None:
+                return self.service
+            if cached[1] != version:
+                cached[2].use_weights(state)
+                self.live_service = cached = (run, version, cached[2])
+            return cached[2]
+
     def explain_api(self):
         """The "look inside" routes (``explain_api``) for the current model, built on first use after each change
         of model; None while there is no model."""
         service = self.service
         if service is None:
             return None
-        with self.explainers_lock:
+        with self.services_lock:
             if self.explainers[0] is not service:
                 from .explain_api import explain_api_for
                 self.explainers = (service, explain_api_for(service))
@@ -137,6 +157,24 @@ class DrawServer(ThreadingHTTPServer):
     def url(self):
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{self.port}/"
+
+
+def live_service(run):
+    """A ``DrawService`` on a network shaped like ``run``'s, for predictions during the run once it is given the
+    published weights (None when the draw view cannot use it, such as a network of 16×16 images)."""
+    from ..serialization.npz import model_from_config
+    from .service import DIGIT_SIZE, DrawService
+    model = run.model   # only its configuration is read here: the training thread owns its arrays
+    copy = model_from_config({"type": type(model).__name__, "config": model.config()}).astype(model.dtype)
+    data = run.data
+    x, y = data.test
+    metadata = {"dataset": data.name, "input_shape": list(data.input_shape), "class_names": data.class_names,
+                "preset": run.settings.get("preset")}
+    try:
+        return DrawService(copy, metadata, name=f"{os.path.basename(run.out)} (training)",
+                           test_set=(x.reshape(len(x), -1), y) if x[0].size == DIGIT_SIZE else None)
+    except ValueError:
+        return None
 
 
 def allowed_host_names(bound_host):
@@ -220,7 +258,7 @@ class DrawHandler(BaseHTTPRequestHandler):
         if path == EXPLAIN or path.startswith(EXPLAIN + "/"):
             return self.explain("GET", path, query)
         if path == "/api/model":
-            service = self.server.service
+            service = self.server.draw_service()
             return self.send_json(200, service.describe() if service else {"name": None, "message": NO_MODEL})
         if path == "/api/test-digit":
             return self.send_json(200, self.test_digit(query))
@@ -275,7 +313,7 @@ class DrawHandler(BaseHTTPRequestHandler):
         self.send_json(status, payload)
 
     def draw_service(self, status):
-        service = self.server.service
+        service = self.server.draw_service()
         if service is None:
             raise RequestError(status, NO_MODEL)
         return service

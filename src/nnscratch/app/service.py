@@ -75,6 +75,11 @@ class DrawService:
                 "preview": [round(float(value), 4) for value in digit.reshape(-1)],
                 "milliseconds": round((time.perf_counter() - start) * 1000, 3)}
 
+    def use_weights(self, state):
+        """Predict from now on with the weights of ``state`` (a state dict of this model's shape)."""
+        with self._lock:
+            self.model.load_state_dict(state)
+
     def test_digit(self, index=None):
         """A test image (random unless ``index`` is given) as ``{"index", "label", "pixels"}`` (784 values in [0, 1])."""
         x, y = self.test_set()

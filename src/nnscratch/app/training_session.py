@@ -96,6 +96,7 @@ class TrainingSession:
         self.frame_every = 1        # a replay frame every this many publications (doubles as frames fill up)
         self.publications = 0
         self.latest_frame = None
+        self.live_weights = None    # (run, version, state dict): what the draw view predicts with during a run
 
     def reset_controls(self):
         self.paused, self.step_budget, self.stop_requested, self.pending = False, 0, False, {}
@@ -223,6 +224,12 @@ class TrainingSession:
                 raise KeyError(f"weights version {version} is not kept (the replay keeps "
                                f"{len(self.frames)} frames)")
             return (version, *self.frames[version])
+
+    def live(self):
+        """``(run, version, state dict)`` of the last published weights while a run is training, else None. The
+        state dict is a copy that nobody changes."""
+        with self.lock:
+            return self.live_weights if self.snapshot.state in ACTIVE else None
 
     def replay_versions(self):
         with self.lock:
