@@ -84,6 +84,7 @@ class DrawServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    request_queue_size = 128    # connections waiting to be accepted (the standard library's 5 resets a crowd)
     keep_alive_seconds = 15.0   # an event stream's comment line when nothing else was sent
 
     def __init__(self, service, host="127.0.0.1", port=0, log=None, models_dir="models", training=None):
