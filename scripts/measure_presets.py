@@ -43,11 +43,13 @@ def main(argv=None):
     parser.add_argument("--epochs", help="override every preset's number of epochs (a smoke run)")
     parser.add_argument("--train-size", help="train every preset on only the first N examples (a smoke run)")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--keep", metavar="DIR", help="keep the trained models in DIR (default: a temporary folder)")
     args = parser.parse_args(argv)
     extra = (["--epochs", args.epochs] if args.epochs else []) + (["--train-size", args.train_size]
                                                                   if args.train_size else [])
     results = []
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = args.keep or temporary
         for name in args.presets:
             result = measure(name, folder, extra)
             results.append(result)

@@ -111,6 +111,13 @@ PRESETS = {preset.name: preset for preset in [
            "ours: a small convolutional network", ">= 99.2 %", "99.34 %, 1.6 min",
            {"architecture": "cnn", "layers": None, "hidden": 128, "dropout": 0.25, "optimizer": "adam",
             "lr": 1e-3, "schedule": "cosine", "batch_size": 128, "epochs": 6}),
+    Preset("cnn-fast", "conv 5x5x24, max-pool 2, ReLU, conv 3x3x32, max-pool 2, ReLU, dense 256, ReLU, dense 10; "
+           "Adam lr 0.01 with betas 0.7 and 0.9, one-cycle schedule, batch 256, two epochs on all 60,000 training "
+           "images",
+           "tuomaso/train_mnist_fast: 99.04 % (mean of 30 seeds) in one epoch, 0.76 s on a GTX 1660 Ti",
+           ">= 99.0 % in under 30 s", "99.15 % mean of seeds 0-4 (99.04-99.21 %), 26-27 s (one epoch: 98.96 %, 17 s)",
+           {"architecture": "cnn-small", "layers": None, "hidden": 256, "optimizer": "adam", "lr": 0.01,
+            "betas": [0.7, 0.9], "schedule": "one-cycle", "batch_size": 256, "epochs": 2, "validation_size": 0}),
     Preset("cnn-best", "the cnn with dense 256 and batch norm after each conv and the dense layer; random "
            "shifts (up to 2 pixels), rotations (up to 10 degrees) and scalings (up to 10 %); Adam lr 2e-3 with "
            "cosine decay, batch 128, 30 epochs",
@@ -201,7 +208,7 @@ def build_schedule(settings):
     if not lr > 0:
         raise ValueError(f"the learning rate must be positive, got {lr}")
     schedules = {"constant": lambda: Constant(lr), "cosine": lambda: CosineDecay(lr, epochs),
-                 "one-cycle": lambda: OneCycle(lr, epochs, pct_start=0.25),
+                 "one-cycle": lambda: OneCycle(lr, epochs),
                  "step": lambda: StepDecay(lr, max(1, epochs // 3), 0.1),
                  "exponential": lambda: ExponentialDecay(lr, 0.9)}
     if name not in schedules:
