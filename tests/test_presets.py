@@ -20,7 +20,7 @@ def test_every_preset_builds_its_layer_sizes(name):
         sizes = [(layer.in_features, layer.out_features) for layer in model if isinstance(layer, Linear)]
         assert sizes == list(zip(settings["layers"][:-1], settings["layers"][1:]))
     output = model.predict_output(np.zeros((2, *input_shape(settings)), np.float32))
-    classes = 10 if settings["architecture"] == "cnn" else settings["layers"][-1]
+    classes = 10 if settings["architecture"] != "mlp" else settings["layers"][-1]
     assert output.shape == (2, classes) and output.dtype == np.float32, (output.shape, output.dtype)
     assert all(array.dtype == np.float32 for array in model.parameters().values())
     assert preset.description and preset.reproduces and preset.expected and preset.measured
