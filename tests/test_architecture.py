@@ -112,3 +112,13 @@ def test_no_import_cycles():
 def test_the_check_sees_the_engine():
     names = {str(path.relative_to(PACKAGE)) for path in engine_modules()}
     assert {"training.py", "losses.py", "layers/linear.py", "layers/base.py", "network.py"} <= names
+
+
+def test_the_readme_tree_lists_every_module_and_only_those():
+    readme = (PACKAGE.parents[1] / "README.md").read_text()
+    section = readme[readme.index("## The project"):]
+    block = section[section.index("```\n") + 4:]
+    block = block[:block.index("```")]
+    listed = {line.split()[0] for line in block.splitlines() if line.startswith("  ") and ".py" in line.split()[0]}
+    actual = {str(path.relative_to(PACKAGE)) for path in modules()}
+    assert listed == actual, f"missing from the README: {sorted(actual - listed)}; gone: {sorted(listed - actual)}"
