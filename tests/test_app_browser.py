@@ -232,3 +232,40 @@ def test_an_unsure_answer_says_so(browser):
         page.close()
         server.shutdown()
         server.server_close()
+
+
+def test_look_inside_explains_the_answer_and_every_view_responds(page, tmp_path):
+    """Set ``NNSCRATCH_EXPLAIN_SCREENSHOT=path.png`` to keep the screenshot of the Look inside view."""
+    expect = sync_api.expect
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.click("#test-digit")
+    expect(page.locator("#answer")).not_to_have_text("?")
+    page.click("#tab-explain")
+    split = page.locator("#x-split .bar-row:not([disabled])")
+    expect(split.first).to_be_visible()
+    predicted = page.locator("#x-class-label").inner_text()
+    assert predicted == page.locator("#answer").inner_text(), "the explained class is the answer"
+    expect(page.locator("#x-completeness")).to_contain_text("exactly the logit")   # a ReLU network
+    expect(page.locator("#x-near-pixels canvas")).to_have_count(8)
+    expect(page.locator("#x-near-hidden canvas")).to_have_count(8)
+    expect(page.locator("#x-layers canvas, #x-layers .unit").first).to_be_attached()
+
+    split.first.click()  # silence the unit that pushed hardest
+    expect(page.locator("#x-ablation")).to_contain_text("the network now says")
+    other = next(index for index in range(10) if str(index) != predicted)
+    page.locator("#x-classes button").nth(other).click()  # why this other class?
+    expect(page.locator("#x-class-label")).to_have_text(str(other))
+
+    page.locator("#x-confusion td.mistake").first.click()  # a confusion cell: its digits, most confident first
+    digits = page.locator("#x-cell canvas")
+    expect(digits.first).to_be_visible()
+    title = digits.first.get_attribute("title")
+    assert re.match(r"test digit \d+: \d+\.\d % \d", title), title
+    digits.first.click()  # opens it in the views above: the explained class is that digit's answer again
+    expect(page.locator("#x-class-label")).not_to_have_text(str(other))
+
+    page.click("[data-probe=noise]")
+    expect(page.locator("#x-probe")).to_contain_text("noise: the network says")
+    path = os.environ.get("NNSCRATCH_EXPLAIN_SCREENSHOT") or str(tmp_path / "look-inside.png")
+    page.screenshot(path=path, full_page=True)
+    assert os.path.getsize(path) > 10_000

@@ -9,7 +9,8 @@ from PIL import Image
 import nnscratch.datasets as datasets
 from nnscratch import cli
 from nnscratch.app.service import DrawService
-from nnscratch.cli import common
+from nnscratch.runs import TrainingData
+from nnscratch.runs.data import wants_images
 from nnscratch.losses import SoftmaxCrossEntropy
 from nnscratch.optimizers import Adam
 from nnscratch.images.prepare import load_image, prepare_digit
@@ -41,9 +42,9 @@ def digits(use_loader):
         requests.append(dict(settings))
         rng = np.random.default_rng(0)
         splits = [squares(240, rng), squares(60, rng), squares(100, rng)]
-        if common.wants_images(settings):
+        if wants_images(settings):
             splits = [(x.reshape(len(x), 1, 28, 28), y) for x, y in splits]
-        return common.TrainingData("mnist", [str(digit) for digit in range(10)], splits[0],
+        return TrainingData("mnist", [str(digit) for digit in range(10)], splits[0],
                                    splits[1] if settings["validation_size"] else None, splits[2])
 
     use_loader(load)
@@ -108,7 +109,7 @@ def test_evaluate_a_cnn_model_file(tmp_path, digits, capsys):
     correct = round(metadata["test_accuracy"] * 100)
     assert f"Accuracy  {correct} / 100" in out, out
     assert "Input (m, 1, 28, 28) --> Conv2D (m, 32, 24, 24)" in out
-    assert common.wants_images(digits[-1]), "evaluate should ask for images for a convolutional model"
+    assert wants_images(digits[-1]), "evaluate should ask for images for a convolutional model"
 
 
 def test_evaluate_reads_the_input_shape_of_a_model_without_training_settings(tmp_path, digits, capsys):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from nnscratch import cli
-from nnscratch.cli import common, console
+from nnscratch.cli import console
+from nnscratch.runs import TrainingData
 from nnscratch.cli.console import epoch_line, percent, results_table
 from nnscratch.serialization import load_model, save_model
 from nnscratch.training import Evaluation
@@ -32,7 +33,7 @@ def toy_data(use_loader):
         train, validation, test = blobs(300, rng), blobs(100, rng), blobs(100, rng)
         if settings.get("train_size"):
             train = (train[0][:settings["train_size"]], train[1][:settings["train_size"]])
-        return common.TrainingData("toy", ["a", "b", "c"], train,
+        return TrainingData("toy", ["a", "b", "c"], train,
                                    validation if settings["validation_size"] else None, test)
 
     use_loader(load)
@@ -297,12 +298,11 @@ def test_model_for_another_input_size(tmp_path, toy_data, capsys):
     assert "takes 20 inputs per example, but toy examples have 16 values" in err and err.count("\n") == 1
 
 
-def test_first_layer_with_parameters_and_the_input_shape_it_gives():
+def test_the_input_shape_of_a_model_from_its_metadata_or_its_first_dense_layer():
     from nnscratch.layers import Dropout, Linear, ReLU
     from nnscratch.network import Sequential
+    from nnscratch.serialization import input_shape_of
     model = Sequential(Dropout(0.5), Linear(4, 3), ReLU(), Linear(3, 2))
-    assert common.first_layer_with_parameters(model) is list(model)[1]
-    assert common.first_layer_with_parameters(Sequential(ReLU())) is None
-    assert common.model_input_shape(model, {}) == (4,)
-    assert common.model_input_shape(model, {"input_shape": [1, 2, 2]}) == (1, 2, 2)
-    assert common.model_input_shape(Sequential(ReLU()), {}) is None
+    assert input_shape_of(model, {}) == (4,)
+    assert input_shape_of(model, {"input_shape": [1, 2, 2]}) == (1, 2, 2)
+    assert input_shape_of(Sequential(ReLU()), {}) is None

@@ -6,7 +6,8 @@ import re
 import numpy as np
 import pytest
 
-import nnscratch.cli.common as common
+import nnscratch.runs.data as run_data
+from nnscratch.runs import TrainingData
 import nnscratch.viz.plots as plots
 from nnscratch import Network
 from nnscratch.cli import main
@@ -43,9 +44,9 @@ def loaded(monkeypatch):
 
     def load(settings):
         calls.append(dict(settings))
-        return common.TrainingData("mnist", [str(digit) for digit in range(10)], (x, y), None, (x, y))
+        return TrainingData("mnist", [str(digit) for digit in range(10)], (x, y), None, (x, y))
 
-    monkeypatch.setattr(common, "load_data", load)
+    monkeypatch.setattr(run_data, "load_data", load)
     return calls
 
 

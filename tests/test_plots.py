@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import nnscratch.cli.common as common
+import nnscratch.runs.data as run_data
+from nnscratch.runs import TrainingData
 from nnscratch import Network
 from nnscratch.cli import main
 from nnscratch.metrics import confusion_matrix
@@ -102,8 +103,8 @@ def test_evaluate_plots(tmp_path, monkeypatch, capsys):
     rng = np.random.default_rng(2)
     x = rng.uniform(0, 1, (60, 784)).astype(np.float32)
     y = rng.integers(0, 10, 60)
-    data = common.TrainingData("mnist", [str(digit) for digit in range(10)], (x, y), None, (x, y))
-    monkeypatch.setattr(common, "load_data", lambda settings: data)
+    data = TrainingData("mnist", [str(digit) for digit in range(10)], (x, y), None, (x, y))
+    monkeypatch.setattr(run_data, "load_data", lambda settings: data)
     save_model(tmp_path / "model.npz", Network([784, 8, 10], output=None, rng=0), {"dataset": "mnist"})
     assert main(["evaluate", str(tmp_path / "model.npz"), "--plots", str(tmp_path / "plots")]) == 0
     assert "confusion.png" in capsys.readouterr().out

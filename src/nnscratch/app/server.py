@@ -58,6 +58,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
                 "/app.js": ("app.js", "text/javascript; charset=utf-8"),
                 "/train.js": ("train.js", "text/javascript; charset=utf-8"),
+                "/explain.js": ("explain.js", "text/javascript; charset=utf-8"),
+                "/explain.css": ("explain.css", "text/css; charset=utf-8"),
                 "/style.css": ("style.css", "text/css; charset=utf-8")}
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 SECURITY_HEADERS = {

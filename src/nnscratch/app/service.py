@@ -9,12 +9,9 @@ import time
 
 import numpy as np
 
-from ..layers.activations import ACTIVATIONS
-from ..layers.batchnorm import BatchNorm
-from ..layers.conv import Conv2D
-from ..layers.linear import Linear
-from ..layers.pooling import MaxPool2D
 from ..images.prepare import LOW_CONFIDENCE, NoInkError, is_unsure, prepare_digit
+from ..serialization import input_shape_of
+from ..viz.summary import short_architecture
 
 DIGIT_SIDE = 28
 DIGIT_SIZE = DIGIT_SIDE * DIGIT_SIDE
@@ -32,7 +29,7 @@ class DrawService:
         self.model = model.eval()
         self.metadata = dict(metadata or {})
         self.name = str(name)
-        self.input_shape = model_input_shape(self.metadata)
+        self.input_shape = digit_input_shape(self.model, self.metadata)
         probabilities = self.model.predict_proba(np.zeros((1, *self.input_shape), dtype=np.float32))
         if probabilities.ndim != 2 or probabilities.shape[1] < 2:
             raise ValueError(f"the draw page needs a classifier with at least 2 outputs, got output shape "
@@ -49,7 +46,7 @@ class DrawService:
     def describe(self):
         """The model's name, architecture, size and recorded accuracy, for the page's header."""
         accuracy = self.metadata.get("test_accuracy")
-        return {"name": self.name, "architecture": architecture(self.model),
+        return {"name": self.name, "architecture": short_architecture(self.model),
                 "parameters": int(self.model.num_parameters()),
                 "test_accuracy": float(accuracy) if isinstance(accuracy, (int, float)) else None,
                 "dataset": self.metadata.get("dataset"), "preset": self.metadata.get("preset"),
@@ -107,32 +104,11 @@ class DrawService:
         return np.asarray(x).reshape(len(x), DIGIT_SIZE), np.asarray(y)
 
 
-def model_input_shape(metadata):
-    """The shape of one example as the model takes it: metadata's ``input_shape`` when it holds 784 values."""
-    shape = metadata.get("input_shape")
-    if isinstance(shape, list) and shape and all(isinstance(size, int) and size > 0 for size in shape):
-        if int(np.prod(shape)) != DIGIT_SIZE:
-            raise ValueError(f"the draw page needs a model of 28×28 images (784 inputs), but this one takes "
-                             f"input shape {tuple(shape)}")
-        return tuple(shape)
-    return (DIGIT_SIZE,)
-
-
-def architecture(model):
-    """A one-line summary such as ``784 → 128 ReLU → 10 Softmax``, or for a convolutional network
-    ``conv 5×5×32 → max-pool 2 ReLU → ... → 128 ReLU → 10`` (other layers appear by class name)."""
-    after = (*ACTIVATIONS.values(), BatchNorm)  # written after the layer they follow
-    parts = []
-    for layer in (list(model) if hasattr(model, "__iter__") else [model]):
-        if isinstance(layer, Linear):
-            parts += [] if parts else [str(layer.in_features)]
-            parts.append(str(layer.out_features))
-        elif isinstance(layer, Conv2D):
-            parts.append(f"conv {layer.kernel_size[0]}×{layer.kernel_size[1]}×{layer.out_channels}")
-        elif isinstance(layer, MaxPool2D):
-            parts.append(f"max-pool {layer.kernel_size[0]}")
-        elif isinstance(layer, after) and parts:
-            parts[-1] += f" {type(layer).__name__}"
-        elif type(layer).__name__ not in ("Flatten", "Dropout"):
-            parts.append(type(layer).__name__)
-    return " → ".join(parts)
+def digit_input_shape(model, metadata):
+    """The shape of one example as the model takes it (``serialization.input_shape_of``), which for the draw
+    page must hold the 784 pixels of a 28×28 digit."""
+    shape = input_shape_of(model, metadata) or (DIGIT_SIZE,)
+    if int(np.prod(shape)) != DIGIT_SIZE:
+        raise ValueError(f"the draw page needs a model of 28×28 images (784 inputs), but this one takes "
+                         f"input shape {tuple(shape)}")
+    return tuple(shape)

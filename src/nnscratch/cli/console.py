@@ -11,35 +11,12 @@ import numpy as np
 from tabulate import tabulate
 
 from ..callbacks import Callback
+from ..viz.summary import architecture_line
 
 
 def percent(fraction):
     """0.94213 -> '94.21 %': two decimals, never a float artefact."""
     return f"{100.0 * fraction:.2f} %"
-
-
-def architecture_line(model, input_shape):
-    """``Input (m, 784) --> Linear (m, 30) --> Sigmoid --> ... --> Output (m, 10)``: one line, batch first.
-
-    ``input_shape`` is one example's shape (an int for flat rows). Layers that change the shape show the shape
-    they give, found by passing one blank example through the network in eval mode.
-    """
-    shape = (int(input_shape),) if isinstance(input_shape, (int, np.integer)) else tuple(input_shape)
-    parts = [f"Input {batch_shape(shape)}"]
-    x = np.zeros((1, *shape), dtype=model.dtype)
-    with model.mode(training=False):
-        for layer in model:
-            before, x = x.shape, layer.forward(x)
-            if x.shape != before:
-                parts.append(f"{type(layer).__name__} {batch_shape(x.shape[1:])}")
-            else:
-                parts.append(repr(layer) if layer.config() and not layer.params else type(layer).__name__)
-    parts.append(f"Output {batch_shape(x.shape[1:])}")
-    return " --> ".join(parts)
-
-
-def batch_shape(shape):
-    return "(m, " + ", ".join(map(str, shape)) + ")"
 
 
 def banner(model, data, settings, source=None, out=None, width=100):

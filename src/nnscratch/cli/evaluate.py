@@ -8,10 +8,11 @@ from tabulate import tabulate
 
 from ..metrics import confusion_matrix, precision_recall
 from ..presets import DEFAULTS
-from ..serialization import Ensemble, load_models
+from ..serialization import Ensemble, input_shape_of, load_models
 from ..training import evaluate
-from . import CommandError, common
-from .common import check_fits, model_input_shape
+from ..runs import data as run_data
+from ..runs.data import check_fits
+from . import CommandError
 from .console import architecture_line, percent
 
 
@@ -43,7 +44,7 @@ def run(args):
         settings["validation_size"] = 0
     elif args.split == "validation" and not settings["validation_size"]:
         settings["validation_size"] = DEFAULTS["validation_size"]
-    shape = model_input_shape(model, metadata)
+    shape = input_shape_of(model, metadata)
     settings["input_shape"] = list(shape) if shape else None  # images (N, 1, 28, 28) for a convolutional model
     if args.split == "validation" and not settings["validation_size"]:
         settings["validation_size"] = DEFAULTS["validation_size"]
@@ -83,7 +84,7 @@ def load_split_data(settings, args):
     """The data to measure on. The train and validation splits are cut as the model's training run cut them; a
     data set too small for that cut is named with both sizes."""
     try:
-        return common.load_data(settings)
+        return run_data.load_data(settings)
     except ValueError as error:
         if not str(error).startswith("validation_size must be"):
             raise

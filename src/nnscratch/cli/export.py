@@ -5,10 +5,9 @@ The ONNX model takes float32 pixels in [0, 1] ((N, 784) rows, or (N, 1, 28, 28) 
 network) and gives the class probabilities exactly as ``predict_proba`` does, or the logits with ``--logits``.
 ``--verify`` runs the written model in onnxruntime and prints the largest difference from nnscratch's own output.
 """
-from ..serialization import load_model
+from ..serialization import input_shape_of, load_model
 from ..serialization.json_export import export_json
 from . import CommandError
-from .common import model_input_shape
 
 FORMATS = (".json", ".onnx")
 
@@ -45,7 +44,7 @@ def export_to_onnx(args, model, metadata):
         from ..interop.onnx_export import export_onnx, verify_onnx
     except ImportError as error:
         raise CommandError(f"ONNX export needs the onnx package ({error}); install nnscratch[onnx]") from None
-    input_shape = model_input_shape(model, metadata)
+    input_shape = input_shape_of(model, metadata)
     if input_shape is None:
         raise CommandError(f"{args.model}: the model's metadata does not say its input shape, and its first layer "
                            f"does not tell it")

@@ -6,9 +6,9 @@ Nothing here unpickles: ``.npz`` files are read with ``allow_pickle=False`` and 
 from .ensemble import Ensemble, load_models
 from .files import WriteError, atomic_write, read_json_object
 from .json_export import export_json, import_json
-from .models import load_model
+from .models import input_shape_of, load_model
 from .npz import FORMAT_VERSION, ModelFileError, load_checkpoint, model_from_config, save_model, write_json
 
 __all__ = ["Ensemble", "FORMAT_VERSION", "ModelFileError", "WriteError", "atomic_write", "export_json",
-           "import_json", "load_checkpoint", "load_model", "load_models", "model_from_config", "read_json_object",
+           "import_json", "input_shape_of", "load_checkpoint", "load_model", "load_models", "model_from_config", "read_json_object",
            "save_model", "write_json"]

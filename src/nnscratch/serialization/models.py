@@ -2,6 +2,7 @@
 ONNX model (``nnscratch.interop.onnx_import``, which needs the ``onnx`` extra)."""
 import os
 
+from ..layers import Linear
 from .json_export import import_json
 from .npz import ModelFileError, load_checkpoint
 
@@ -22,3 +23,13 @@ def load_model(path, custom_layers=None):
         return import_onnx(path)
     model, metadata, _ = load_checkpoint(path, custom_layers)
     return model, metadata
+
+
+def input_shape_of(model, metadata):
+    """The shape of one example as the model takes it: the metadata's ``input_shape`` (e.g. [1, 28, 28] or
+    [784]) when it has a valid one, else the inputs of a first dense layer, else None (unknown)."""
+    shape = metadata.get("input_shape")
+    if isinstance(shape, list) and shape and all(isinstance(size, int) and size > 0 for size in shape):
+        return tuple(shape)
+    first = next((layer for layer in getattr(model, "members", [model])[0] if layer.params), None)
+    return (first.in_features,) if isinstance(first, Linear) else None

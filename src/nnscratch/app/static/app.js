@@ -1,11 +1,12 @@
 // The draw page: draw with pointer events, ask the server for a prediction (throttled while drawing, and once
 // more when a stroke ends), show the answer, the ten probabilities and the 28×28 image the network received.
-// It also switches between the page's views (#draw, the default, and #train; train.js runs the Train view).
+// It also switches between the page's views (#draw, the default; #train, run by train.js; and #explain, the
+// "look inside" views of explain.js, which hear of every new digit through an "nnscratch:digit" event).
 "use strict";
 
 (() => {
   // ---- views ------------------------------------------------------------------------------------------------
-  const VIEWS = ["draw", "train"];
+  const VIEWS = ["draw", "train", "explain"];
   function showView(name) {
     if (!VIEWS.includes(name)) name = "draw";
     for (const view of VIEWS) {
@@ -169,6 +170,7 @@
       : `${(100 * confidence).toFixed(1)} % sure · ${result.milliseconds.toFixed(1)} ms on the server`;
     showBars(result.probabilities, result.prediction);
     showPreview(result.preview);
+    document.dispatchEvent(new CustomEvent("nnscratch:digit", { detail: { pixels: result.preview } }));
   }
 
   function showError(message) {

@@ -14,7 +14,7 @@
 
   root.innerHTML = `
     <h2>Look inside</h2>
-    <p class="note">Draw a digit or load a test digit above; these views explain the network's answer.</p>
+    <p class="note">Draw a digit in the Draw view, or load a test digit there: these views explain the network's answer to it.</p>
     <div class="explain-grid">
       <section class="panel"><h3>Which pixels mattered</h3>
         <div class="maps"><figure><canvas id="x-saliency" width="28" height="28"></canvas>
@@ -235,10 +235,26 @@
 
   function report(error) { $("x-why").textContent = String(error.message || error); }
 
+  // The views are computed only while the Look inside view is open: a digit drawn elsewhere is kept, and
+  // explained when the view opens.
+  let visible = location.hash.slice(1) === "explain";
+  let stale = false;
+  let mistakesShown = false;
+
   function show(values) {
     pixels = values.map(Number);
     explained = null;
-    Promise.all([explain(), layers(), neighbours()]).catch(report);
+    if (visible) refresh();
+    else stale = true;
+  }
+
+  function refresh() {
+    stale = false;
+    if (!mistakesShown) {
+      mistakesShown = true;
+      mistakes().catch(() => { $("x-confusion").textContent = "no test digits for this model"; });
+    }
+    if (pixels) Promise.all([explain(), layers(), neighbours()]).catch(report);
   }
 
   $("x-untrained-button").addEventListener("click", () => untrained().catch(report));
@@ -246,6 +262,10 @@
   root.querySelectorAll("[data-probe]").forEach((button) =>
     button.addEventListener("click", () => probe(button.dataset.probe).catch(report)));
   document.addEventListener("nnscratch:digit", (event) => show(event.detail.pixels));
+  document.addEventListener("nnscratch:view", (event) => {
+    visible = event.detail === "explain";
+    if (visible && (stale || !mistakesShown)) refresh();
+  });
+  if (visible) refresh();
   window.nnscratchExplain = {show};
-  mistakes().catch(() => { $("x-confusion").textContent = "no test digits for this model"; });
 })();
