@@ -97,7 +97,7 @@ def torch_run(x, y):
 def layer_profile(x, y, steps=30):
     """Milliseconds per training step spent in each layer's forward and backward, and in the optimizer."""
     model = nnscratch_cnn(np.random.default_rng(0))
-    model.needs_input_grad = False
+    model.layers[0].needs_input_grad = False  # the data needs no gradient, as in fit
     optimizer, loss = nn.Adam(model, lr=1e-3), nn.SoftmaxCrossEntropy()
     forward, backward, update = np.zeros(len(model)), np.zeros(len(model)), 0.0
     for step in range(steps + 3):                     # three warm-up steps are not counted

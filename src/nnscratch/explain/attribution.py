@@ -73,7 +73,7 @@ def bias_terms(model):
 
 
 def untrained_twin(model, seed=0):
-    """The same architecture freshly initialised from ``seed``, with the initialisers the model was built with
+    """The same architecture freshly initialized from ``seed``, with the initializers the model was built with
     (the sanity check of Adebayo et al., 2018: a saliency map that looks the same for random weights shows the
     input, not what was learned)."""
     rng = np.random.default_rng(seed)

@@ -32,7 +32,7 @@ class OnnxExportError(NNScratchError, ValueError):
 
 
 class GraphBuilder:
-    """The nodes and initialisers of a graph being built, each with a fresh, readable name."""
+    """The nodes and initializers of a graph being built, each with a fresh, readable name."""
 
     def __init__(self):
         self.nodes, self.initializers, self.count = [], [], 0

@@ -1,7 +1,7 @@
 """Reading an ONNX file as a hostile one: parsed from its own bytes, nothing else opened.
 
 ``read_proto`` parses the file (size-limited) without following any reference to other files; ``tensor_array``
-turns one initialiser or constant into a NumPy array after refusing external data, unsupported element types,
+turns one initializer or constant into a NumPy array after refusing external data, unsupported element types,
 and declared sizes that are absurd or that the stored bytes do not carry. Needs ``nnscratch[onnx]``.
 """
 import os
@@ -48,7 +48,7 @@ def read_proto(path):
 
 
 def tensor_array(path, tensor):
-    """An initialiser or constant as a NumPy array, refusing external data and sizes the bytes do not carry."""
+    """An initializer or constant as a NumPy array, refusing external data and sizes the bytes do not carry."""
     name = tensor.name or "a constant"
     if tensor.data_location == TensorProto.EXTERNAL or tensor.external_data:
         raise OnnxImportError(f"{path}: tensor {name!r} is stored outside the file (external data); nnscratch "

@@ -39,7 +39,7 @@ class Reader:
 
     def constant(self, node, name):
         if name not in self.constants:
-            raise self.fail(node, f"input {name!r} must be a constant (an initialiser or a Constant node)")
+            raise self.fail(node, f"input {name!r} must be a constant (an initializer or a Constant node)")
         value = self.constants[name]
         if isinstance(value, TensorProto):
             value = self.constants[name] = tensor_array(self.path, value)

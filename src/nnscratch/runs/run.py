@@ -176,7 +176,7 @@ class Run:
 
 
 def random_streams(seed):
-    """Independent generators for initialisation, shuffling (and augmentation) and dropout, from one seed."""
+    """Independent generators for initialization, shuffling (and augmentation) and dropout, from one seed."""
     init, shuffle, dropout = np.random.SeedSequence(int(seed)).spawn(3)
     return {"init": np.random.default_rng(init), "shuffle": np.random.default_rng(shuffle),
             "dropout": np.random.default_rng(dropout)}
