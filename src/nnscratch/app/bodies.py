@@ -35,13 +35,20 @@ def reject_constant(name):
     raise ValueError(f"non-finite number {name}")
 
 
-def drawing_from_json(body):
+def json_object(body, expected="a JSON object"):
+    """The JSON object a request body holds; anything else (bad UTF-8, malformed or non-finite JSON, nesting
+    deep enough to exhaust the parser, an array) is a 400 naming the problem."""
     try:
-        request = json.loads(body.decode("utf-8"), parse_constant=reject_constant)
+        value = json.loads(body.decode("utf-8"), parse_constant=reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise RequestError(400, f"malformed JSON: {str(error)[:120]}") from None
-    if not isinstance(request, dict):
-        raise RequestError(400, f"expected a JSON object with width, height and pixels, got {type(request).__name__}")
+    if not isinstance(value, dict):
+        raise RequestError(400, f"expected {expected}, got {type(value).__name__}")
+    return value
+
+
+def drawing_from_json(body):
+    request = json_object(body, "a JSON object with width, height and pixels")
     width, height, pixels = request.get("width"), request.get("height"), request.get("pixels")
     for name, side in (("width", width), ("height", height)):
         if type(side) is not int or not 1 <= side <= MAX_IMAGE_SIDE:

@@ -21,7 +21,6 @@ values in [0, 1] of the prepared digit (the ``preview`` that ``POST /api/predict
 """
 import base64
 import itertools
-import json
 import threading
 import time
 import urllib.parse
@@ -29,7 +28,7 @@ import urllib.parse
 import numpy as np
 
 from ..explain import PROBES, ExplainError
-from .bodies import RequestError
+from .bodies import RequestError, json_object
 
 PREFIX = "/api/explain"
 MAX_JOBS = 8
@@ -69,7 +68,7 @@ class ExplainAPI:
             else:
                 if content_type != "application/json":
                     raise RequestError(415, f"expected Content-Type application/json, got {content_type!r}")
-                status, payload = self.post(route, parse_body(body))
+                status, payload = self.post(route, json_object(body))
         except ExplainError as error:
             raise RequestError(400, str(error)) from None
         except LookupError as error:       # no training or test digits for this model
@@ -141,20 +140,6 @@ class ExplainAPI:
             if job_id not in self.jobs:
                 raise RequestError(404, f"no such job: {job_id}")
             return dict(self.jobs[job_id])
-
-
-def parse_body(body):
-    try:
-        request = json.loads(body.decode("utf-8"), parse_constant=reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise RequestError(400, f"malformed JSON: {str(error)[:120]}") from None
-    if not isinstance(request, dict):
-        raise RequestError(400, f"expected a JSON object, got {type(request).__name__}")
-    return request
-
-
-def reject_constant(name):
-    raise ValueError(f"non-finite number {name}")
 
 
 def parse_query(query):

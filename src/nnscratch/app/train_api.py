@@ -16,7 +16,7 @@ import select
 import urllib.parse
 
 from ..runs import SettingsError
-from .bodies import RequestError, reject_constant
+from .bodies import RequestError, json_object
 from .training_session import ENDED, Conflict
 
 PREFIX = "/api/train"
@@ -59,13 +59,7 @@ def read_object(handler):
     body = handler.read_body()
     if not body.strip():
         return {}
-    try:
-        value = json.loads(body.decode("utf-8"), parse_constant=reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise RequestError(400, f"malformed JSON: {str(error)[:120]}") from None
-    if not isinstance(value, dict):
-        raise RequestError(400, f"expected a JSON object, got {type(value).__name__}")
-    return value
+    return json_object(body)
 
 
 def post(handler, session, route, body):
