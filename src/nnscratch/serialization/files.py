@@ -5,6 +5,7 @@
 """
 import json
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 
@@ -65,10 +66,15 @@ def current_umask():
     return mask
 
 
+JAVASCRIPT_ASSIGNMENT = re.compile(r"^\(*\s*(?:(?:var|let|const)\s+)?[A-Za-z_$][\w$.]*\s*=\s*(\{.*\})\s*\)*\s*;?\s*$",
+                                   re.S)
+
+
 def read_json_object(path, error, javascript=False):
     """The JSON object in ``path``, or ``error`` (an exception class) with a one-line message.
 
-    With ``javascript``, a file written as a JavaScript assignment ``name = {...};`` is read too.
+    With ``javascript``, a file written as a JavaScript assignment is read too: ``name = {...};``,
+    ``var name = {...}``, or in parentheses, ``(name = {...})``, as ibpme's web page ships its model.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -80,8 +86,8 @@ def read_json_object(path, error, javascript=False):
         raise error(f"{path}: not a text (JSON) file") from None
     except OSError as problem:
         raise error(f"{path}: cannot read it ({problem.strerror})") from None
-    if javascript and not text.startswith("{") and "=" in text.split("{", 1)[0]:
-        text = text[text.index("{"):].rstrip(";").strip()
+    if javascript and (assignment := JAVASCRIPT_ASSIGNMENT.match(text)):
+        text = assignment.group(1)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as problem:

@@ -12,9 +12,7 @@ flattened; the predictions are the same.
 - ZimengXiong/NeuralNetworkFromScratch: headerless float64 files ``W1.dat`` (16×784), ``b1.dat`` (16×1),
   ``W2.dat`` (10×16), ``b2.dat`` (10×1) in the machine's byte order; ReLU, then softmax.
 """
-import json
 import os
-import re
 
 import numpy as np
 
@@ -65,36 +63,10 @@ def read_older_project_model(path, kind="auto", dtype=np.float32):
     return model, metadata
 
 
-JAVASCRIPT_WRAPPING = re.compile(r"^\(*\s*(?:(?:var|let|const)\s+)?[A-Za-z_$][\w$.]*\s*=\s*(\{.*\})\s*\)*\s*;?\s*$", re.S)
-
-
 def read_json(path):
-    """A JSON object from ``path``, also when written as a JavaScript assignment: ``name = {...};``, or in
-    parentheses, ``(name = {...})``, as ibpme's web page ships it."""
-    try:
-        return read_json_object(path, OlderProjectModelError, javascript=True)
-    except OlderProjectModelError:
-        wrapped = javascript_object(path)
-        if wrapped is None:
-            raise
-        try:
-            document = json.loads(wrapped)
-        except json.JSONDecodeError as problem:
-            raise OlderProjectModelError(f"{path}: not valid JSON ({problem})") from None
-        if not isinstance(document, dict):
-            raise OlderProjectModelError(f"{path}: expected a JSON object, got {type(document).__name__}")
-        return document
-
-
-def javascript_object(path):
-    """The ``{...}`` of a file written as ``(name = {...})`` or ``var name = {...};``, or None."""
-    try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read().strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    match = JAVASCRIPT_WRAPPING.match(text)
-    return match.group(1) if match else None
+    """A JSON object from ``path``, also when written as a JavaScript assignment (``name = {...};``, or
+    ``(name = {...})`` as ibpme's web page ships it)."""
+    return read_json_object(path, OlderProjectModelError, javascript=True)
 
 
 def matrix(path, name, value, shape=None):
