@@ -18,6 +18,8 @@ values in [0, 1] of the prepared digit (the ``preview`` that ``POST /api/predict
 - ``GET /api/explain/mistakes``: the confusion matrix; ``GET /api/explain/mistakes/cell?true=I&predicted=J``:
   that cell's test digits, most confident first;
 - ``POST /api/explain/probe`` ``{"kind": "noise" | "blank" | "inverted", "pixels"?, "seed"?}``.
+
+When the page's model is an ensemble, every route takes ``?member=K``: the views of that member (``ensemble``).
 """
 import base64
 import itertools
@@ -205,10 +207,14 @@ def encode_weights(weights):
 
 def explain_api_for(service, train_set=None):
     """An ``ExplainAPI`` for a ``DrawService``'s model, with its test digits and ``train_set`` (a function
-    returning the training digits, or None for those of the data set the model was trained on). The explainer works
-on a copy of the model, so that it never disturbs the draw view's predictions."""
+    returning the training digits, or None for those of the data set the model was trained on). The explainer
+    works on a copy of the model, so that it never disturbs the draw view's predictions. For an ensemble, an
+    ``EnsembleExplainAPI``: the same routes, for the member that ``?member=K`` names."""
     from ..explain import Explainer
     from ..serialization.npz import model_from_config
+    from .ensemble import EnsembleExplainAPI, is_ensemble
+    if is_ensemble(service.model):   # one member at a time, chosen with ?member=K
+        return EnsembleExplainAPI(service, train_set)
     if train_set is None:
         train_set = lambda: training_digits(service.metadata)  # noqa: E731
     # A copy of its own: layers keep their forward state, and the draw view predicts with the original.

@@ -4,7 +4,8 @@ It serves the page's static files (the page, its scripts and its style sheet, re
 client sends ever reaches the file system) and a small API. The draw view:
 
 - ``GET /api/model``: the model's name, architecture, size and test accuracy (``{"name": null, "message"}`` while
-  there is no model yet);
+  there is no model yet); for an ensemble of several models, ``members`` lists each (the page answers with the
+  mean of their probabilities);
 - ``GET /api/test-digit[?index=N]``: a random (or the N-th) MNIST test image and its label;
 - ``POST /api/predict``: a drawing, as JSON ``{"width", "height", "pixels": [width*height grey values in
   0..255, row by row]}`` or as a PNG (``Content-Type: image/png``); the answer holds the probabilities, the
@@ -32,7 +33,7 @@ The Train view (``train_api``, on a ``TrainingSession``; one run at a time, trai
   the presets and defaults.
 
 The "look inside" views: ``/api/explain...``, routed to ``explain_api`` (see its docstring) on a copy of the
-current model.
+current model; for an ensemble, on the member that ``?member=K`` names.
 
 Whatever a client sends, the answer to a bad request is a 4xx with ``{"error": "..."}`` and the server goes on
 serving: bodies over ``MAX_BODY_BYTES``, other content types, malformed JSON, wrong shapes, non-finite or

@@ -1,6 +1,7 @@
 """What the draw page asks of a model: prepare a drawing, predict it, describe the network, serve test digits.
 
-``DrawService`` wraps a trained model and its metadata. A drawing goes through ``prepare_digit``, the same
+``DrawService`` wraps a trained model and its metadata, or an ``Ensemble`` of several (which answers with the
+mean of their probabilities; see ``ensemble``). A drawing goes through ``prepare_digit``, the same
 preparation that ``nnscratch predict IMAGE`` uses (crop to the ink, fit into 20×20, centre by centre of mass in
 28×28, scale to [0, 1]), so the page shows exactly the 28×28 input the network receives.
 """
@@ -12,6 +13,7 @@ import numpy as np
 from ..images.prepare import LOW_CONFIDENCE, NoInkError, is_unsure, prepare_digit
 from ..serialization import input_shape_of
 from ..viz.summary import short_architecture
+from .ensemble import check_members, describe_members, is_ensemble
 
 DIGIT_SIDE = 28
 DIGIT_SIZE = DIGIT_SIDE * DIGIT_SIDE
@@ -26,10 +28,12 @@ class DrawService:
     """
 
     def __init__(self, model, metadata=None, name="model", test_set=None, rng=None):
-        self.model = model.eval()
+        self.model = in_eval_mode(model)
         self.metadata = dict(metadata or {})
         self.name = str(name)
         self.input_shape = digit_input_shape(self.model, self.metadata)
+        if is_ensemble(self.model):
+            check_members(self.model, self.input_shape)
         probabilities = self.model.predict_proba(np.zeros((1, *self.input_shape), dtype=np.float32))
         if probabilities.ndim != 2 or probabilities.shape[1] < 2:
             raise ValueError(f"the draw page needs a classifier with at least 2 outputs, got output shape "
@@ -44,13 +48,17 @@ class DrawService:
         self._lock = threading.Lock()  # layers keep their forward state, so one prediction at a time
 
     def describe(self):
-        """The model's name, architecture, size and recorded accuracy, for the page's header."""
-        accuracy = self.metadata.get("test_accuracy")
-        return {"name": self.name, "architecture": short_architecture(self.model),
-                "parameters": int(self.model.num_parameters()),
+        """The model's name, architecture, size and recorded accuracy, for the page's header. For an ensemble,
+        ``members`` lists each model's name, architecture and size (None for one model), and no test accuracy is
+        recorded: the files record their own, not the ensemble's."""
+        members = describe_members(self.model) if is_ensemble(self.model) else None
+        accuracy = None if members else self.metadata.get("test_accuracy")
+        architecture = (" + ".join(member["architecture"] for member in members) if members
+                        else short_architecture(self.model))
+        return {"name": self.name, "architecture": architecture, "parameters": int(self.model.num_parameters()),
                 "test_accuracy": float(accuracy) if isinstance(accuracy, (int, float)) else None,
                 "dataset": self.metadata.get("dataset"), "preset": self.metadata.get("preset"),
-                "class_names": self.class_names}
+                "class_names": self.class_names, "members": members}
 
     def predict(self, image):
         """Prepare a 2-D grey image and return the answer as a JSON-ready dict.
@@ -102,6 +110,13 @@ class DrawService:
         if np.asarray(x).reshape(len(x), -1).shape[1] != DIGIT_SIZE:
             raise LookupError(f"test digits must be 28×28 images, got shape {np.shape(x)}")
         return np.asarray(x).reshape(len(x), DIGIT_SIZE), np.asarray(y)
+
+
+def in_eval_mode(model):
+    """The model in eval mode (each member of an ensemble), as it answers on the page."""
+    for member in getattr(model, "members", [model]):
+        member.eval()
+    return model
 
 
 def digit_input_shape(model, metadata):

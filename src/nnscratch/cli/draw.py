@@ -1,11 +1,12 @@
-"""``nnscratch draw [MODEL]``: a local web page where you draw a digit and watch the network answer, or train a
-network and watch it learn (without a model, the page opens on its Train view)."""
+"""``nnscratch draw [MODEL ...]``: a local web page where you draw a digit and watch the network answer, or train a
+network and watch it learn (without a model, the page opens on its Train view). Several models answer as one
+ensemble: their class probabilities are averaged."""
 import os
 import sys
 import webbrowser
 
 from ..app import DrawServer, DrawService
-from ..serialization import load_model
+from ..serialization import load_models
 from . import CommandError
 
 DEFAULT_MODEL = os.path.join("models", "mlp.npz")
@@ -15,9 +16,10 @@ TEST_DATASETS = ("mnist", "fashion-mnist", "kmnist", "emnist-digits", "emnist-le
 def add_parser(subparsers):
     parser = subparsers.add_parser("draw", help="draw a digit in the browser and watch the network answer",
                                    description=" ".join(__doc__.split()))
-    parser.add_argument("model", metavar="MODEL", nargs="?",
+    parser.add_argument("models", metavar="MODEL", nargs="*",
                         help=f"a model file written by nnscratch train (default: {DEFAULT_MODEL}; without one, "
-                             f"the page opens on Train)")
+                             f"the page opens on Train); several answer as one ensemble, their probabilities "
+                             f"averaged")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: 0, a free one)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: 127.0.0.1, this computer only)")
@@ -28,12 +30,10 @@ def add_parser(subparsers):
 def run(args):
     if not 0 <= args.port <= 65535:
         raise CommandError(f"--port must be in 0..65535, got {args.port}")
-    path = args.model or DEFAULT_MODEL
+    paths = args.models or [DEFAULT_MODEL]
     service = None
-    if args.model is not None or os.path.exists(path):
-        model, metadata = load_model(path)
-        service = DrawService(model, metadata, name=os.path.basename(path),
-                              test_set=lambda: test_set(metadata))
+    if args.models or os.path.exists(DEFAULT_MODEL):
+        service = draw_service(paths)
     try:
         server = DrawServer(service, args.host, args.port, log=lambda line: print(line, file=sys.stderr),
                             models_dir=os.path.dirname(DEFAULT_MODEL))
@@ -56,6 +56,17 @@ def run(args):
     finally:
         server.server_close()
     return 0
+
+
+def draw_service(paths):
+    """The page's model: one file, or several answering as an ensemble (models the page cannot take are refused
+    in one line, naming the files)."""
+    model, metadata = load_models(paths)
+    name = os.path.basename(paths[0]) if len(paths) == 1 else f"ensemble of {len(paths)} models"
+    try:
+        return DrawService(model, metadata, name=name, test_set=lambda: test_set(metadata))
+    except ValueError as error:
+        raise CommandError(f"{' '.join(paths)}: {error}") from None
 
 
 def finish_run(server):

@@ -1,7 +1,8 @@
 // The draw page: draw with pointer events, ask the server for a prediction (throttled while drawing, and once
 // more when a stroke ends), show the answer, the ten probabilities and the 28×28 image the network received.
 // It also switches between the page's views (#draw, the default; #train, run by train.js; and #explain, the
-// "look inside" views of explain.js, which hear of every new digit through an "nnscratch:digit" event).
+// "look inside" views of explain.js, which hear of every new digit through an "nnscratch:digit" event, and of
+// every new model through "nnscratch:model"). Several models answer as one ensemble: the header names them.
 "use strict";
 
 (() => {
@@ -34,6 +35,7 @@
   const truth = document.getElementById("truth");
 
   let classNames = [];
+  let currentModel = null;   // the last /api/model answer (explain.js reads it, and hears "nnscratch:model")
   let lastPoint = null;
   let drawing = false;
   // One request in flight at a time; `dirty` means the canvas changed since the last request was sent.
@@ -268,12 +270,22 @@
       return;
     }
     classNames = model.class_names;
-    document.getElementById("model-name").textContent = model.name;
-    document.getElementById("model-architecture").textContent =
-      `${model.architecture} (${model.parameters.toLocaleString("en")} parameters)`;
+    currentModel = model;
+    const members = model.members;
+    const parameters = model.parameters.toLocaleString("en");
+    document.getElementById("model-name").textContent = members
+      ? `${model.name}: ${members.map((member) => member.name).join(", ")}` : model.name;
+    document.getElementById("model-architecture").textContent = members
+      ? `${new Set(members.map((member) => member.architecture)).size === 1 ? `each ${members[0].architecture}`
+          : members.map((member) => member.architecture).join(" + ")} (${parameters} parameters in all), ` +
+        "their probabilities averaged"
+      : `${model.architecture} (${parameters} parameters)`;
     document.getElementById("model-accuracy").textContent = model.test_accuracy === null
-      ? "test accuracy not recorded" : `test accuracy ${(100 * model.test_accuracy).toFixed(2)} %`;
+      ? `test accuracy${members ? " of the ensemble" : ""} not recorded`
+      : `test accuracy ${(100 * model.test_accuracy).toFixed(2)} %`;
+    document.getElementById("answer-title").textContent = members ? "The ensemble's answer" : "The network's answer";
     showBars(null);
+    document.dispatchEvent(new CustomEvent("nnscratch:model", { detail: model }));
   }
 
   clearCanvas();
@@ -281,5 +293,6 @@
   const ready = showModel().catch((error) => showError(`cannot read the model: ${error.message}`));
 
   // For scripts and tests driving the page: the same functions the buttons use.
-  window.nnscratch = { clear, predictNow, settled, showTestDigit, ready, showModel, showView };
+  window.nnscratch = { clear, predictNow, settled, showTestDigit, ready, showModel, showView,
+                       get model() { return currentModel; } };
 })();

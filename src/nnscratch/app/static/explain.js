@@ -2,6 +2,8 @@
 // Everything is drawn inside <section id="explain">. The draw view tells this script about each new prepared
 // digit with  document.dispatchEvent(new CustomEvent("nnscratch:digit", {detail: {pixels}}))  (784 values in
 // [0, 1], the "preview" of /api/predict or a test digit's pixels); the script asks /api/explain/... and draws.
+// It hears of each new model through "nnscratch:model" (the /api/model answer). An ensemble has no one hidden
+// layer to look into: a chooser picks the member, and every request names it (?member=K).
 "use strict";
 
 (() => {
@@ -10,11 +12,15 @@
   const SIDE = 28;
   let pixels = null;
   let explained = null;   // the class whose logit is explained (null: the prediction)
-  let weights = null;     // the first layer's weight images, fetched once
+  let weights = null;     // the first layer's weight images, fetched once per model
+  let model = null;       // the page's model, as /api/model describes it (null until it is known)
+  let member = null;      // for an ensemble, the member looked inside (0, 1, ...); null for one model
 
   root.innerHTML = `
     <h2>Look inside</h2>
     <p class="note">Draw a digit in the Draw view, or load a test digit there: these views explain the network's answer to it.</p>
+    <p id="x-members" class="note members" hidden><label>Look inside <select id="x-member"></select></label>
+      <span id="x-members-note"></span></p>
     <div class="explain-grid">
       <section class="panel"><h3>Which pixels mattered</h3>
         <div class="maps"><figure><canvas id="x-saliency" width="28" height="28"></canvas>
@@ -47,7 +53,8 @@
   async function api(path, body) {
     const options = body === undefined ? {} :
       {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)};
-    const response = await fetch(`/api/explain${path}`, options);
+    const which = member === null ? "" : `${path.includes("?") ? "&" : "?"}member=${member}`;
+    const response = await fetch(`/api/explain${path}${which}`, options);
     const answer = await response.json();
     if (!response.ok) throw new Error(answer.error || `HTTP ${response.status}`);
     return answer;
@@ -249,6 +256,7 @@
   }
 
   function refresh() {
+    if (!model) return;   // explained once the page knows its model
     stale = false;
     if (!mistakesShown) {
       mistakesShown = true;
@@ -257,6 +265,37 @@
     if (pixels) Promise.all([explain(), layers(), neighbours()]).catch(report);
   }
 
+  // A new model (or another member of the ensemble): forget what was fetched for the last one.
+  function restart() {
+    weights = null;
+    ablated = null;
+    explained = null;
+    mistakesShown = false;
+    $("x-accuracy").disabled = true;
+    for (const id of ["x-cell", "x-ablation", "x-accuracy-result", "x-probe", "x-confusion"]) $(id).replaceChildren();
+    if (visible) refresh();
+    else stale = true;
+  }
+
+  function useModel(description) {
+    model = description;
+    const members = model.members || [];
+    member = members.length ? 0 : null;
+    $("x-members").hidden = !members.length;
+    $("x-member").replaceChildren(...members.map((each, index) => {
+      const option = document.createElement("option");
+      option.value = String(index);
+      option.textContent = `model ${index + 1} of ${members.length}: ${each.name} (${each.architecture})`;
+      return option;
+    }));
+    $("x-members-note").textContent = members.length
+      ? `The Draw view answers with the mean of the ${members.length} models' probabilities; these views look ` +
+        "inside one of them at a time." : "";
+    restart();
+  }
+
+  $("x-member").addEventListener("change", () => { member = Number($("x-member").value); restart(); });
+  document.addEventListener("nnscratch:model", (event) => useModel(event.detail));
   $("x-untrained-button").addEventListener("click", () => untrained().catch(report));
   $("x-accuracy").addEventListener("click", () => accuracyWithout().catch(report));
   root.querySelectorAll("[data-probe]").forEach((button) =>
@@ -266,6 +305,6 @@
     visible = event.detail === "explain";
     if (visible && (stale || !mistakesShown)) refresh();
   });
-  if (visible) refresh();
+  if (window.nnscratch && window.nnscratch.model) useModel(window.nnscratch.model);
   window.nnscratchExplain = {show};
 })();
