@@ -269,3 +269,61 @@ def test_look_inside_explains_the_answer_and_every_view_responds(page, tmp_path)
     path = os.environ.get("NNSCRATCH_EXPLAIN_SCREENSHOT") or str(tmp_path / "look-inside.png")
     page.screenshot(path=path, full_page=True)
     assert os.path.getsize(path) > 10_000
+
+
+# ---- several models -------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def second(trained):
+    """Another network for an ensemble: 784-64-10, one epoch of Adam on a third of MNIST's training digits."""
+    from nnscratch.datasets import load_mnist
+    x, y = load_mnist(validation_size=0).train
+    model = Network([784, 64, 10], activation="relu", output=None, rng=1)
+    fit(model, x[:20000], y[:20000], SoftmaxCrossEntropy(), Adam(model, 1e-3), epochs=1, batch_size=128, rng=1)
+    return model
+
+
+def test_an_ensemble_answers_with_its_mean_and_looks_inside_each_member(browser, trained, second):
+    from nnscratch.serialization import Ensemble
+    first, test_set, _ = trained
+    ensemble = Ensemble([first, second], ["models/mlp-128.npz", "models/mlp-64.npz"])
+    server = DrawServer(DrawService(ensemble, {"dataset": "mnist"}, name="ensemble of 2 models", test_set=test_set),
+                        "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    expect = sync_api.expect
+    try:
+        page.goto(server.url)
+        page.evaluate("nnscratch.ready")
+        expect(page.locator("#model-name")).to_have_text("ensemble of 2 models: mlp-128.npz, mlp-64.npz")
+        expect(page.locator("#model-architecture")).to_contain_text("their probabilities averaged")
+        expect(page.locator("#answer-title")).to_have_text("The ensemble's answer")
+
+        answer = draw(page, [(140, 45), (140, 235)])
+        assert answer["status"] == "ok", answer
+        digit = np.array(answer["preview"], dtype=np.float32)[None]
+        each = np.array([first.predict_proba(digit)[0], second.predict_proba(digit)[0]], dtype=np.float64)
+        mean = each.mean(axis=0)
+        assert np.abs(np.array(answer["probabilities"]) - mean).max() <= 2e-6, (answer["probabilities"], mean)
+        assert shown_answer(page) == str(mean.argmax()) == "1", f"a vertical bar was read as {shown_answer(page)}"
+        bars = page.locator(".bar-value").all_inner_texts()
+        assert bars == [f"{100 * p:.1f} %" for p in answer["probabilities"]], bars
+
+        page.click("#tab-explain")   # Look inside: one member at a time, the first to begin with
+        expect(page.locator("#x-members")).to_be_visible()
+        expect(page.locator("#x-members")).to_contain_text("mean of the 2 models' probabilities")
+        expect(page.locator("#x-member option")).to_have_count(2)
+        for member, hidden in ((0, 128), (1, 64)):
+            page.select_option("#x-member", str(member))
+            expect(page.locator("#x-layers p.note").first).to_contain_text(f"shape {hidden}")
+            expect(page.locator("#x-class-label")).to_have_text(str(each[member].argmax()))
+            expect(page.locator("#x-near-hidden canvas")).to_have_count(8)
+        expect(page.locator("#x-confusion td").first).to_be_attached()
+    finally:
+        page.close()
+        server.shutdown()
+        server.server_close()
+    assert not errors, f"the page reported errors: {errors}"
