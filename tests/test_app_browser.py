@@ -316,12 +316,21 @@ def test_an_ensemble_answers_with_its_mean_and_looks_inside_each_member(browser,
         expect(page.locator("#x-members")).to_be_visible()
         expect(page.locator("#x-members")).to_contain_text("mean of the 2 models' probabilities")
         expect(page.locator("#x-member option")).to_have_count(2)
-        for member, hidden in ((0, 128), (1, 64)):
+        for member, hidden in ((1, 64), (0, 128)):
             page.select_option("#x-member", str(member))
             expect(page.locator("#x-layers p.note").first).to_contain_text(f"shape {hidden}")
             expect(page.locator("#x-class-label")).to_have_text(str(each[member].argmax()))
             expect(page.locator("#x-near-hidden canvas")).to_have_count(8)
         expect(page.locator("#x-confusion td").first).to_be_attached()
+
+        # a run of the Train view replaces the page's model, and the page hears of it as train.js makes it hear;
+        # Look inside, open on the ensemble's 128-unit member, now shows the new 64-unit network
+        server.service = DrawService(second, {"dataset": "mnist"}, name="page-run.npz", test_set=test_set)
+        page.evaluate("nnscratch.showModel()")
+        expect(page.locator("#model-name")).to_have_text("page-run.npz")
+        expect(page.locator("#x-members")).to_be_hidden()
+        expect(page.locator("#x-layers p.note").first).to_contain_text("shape 64")
+        expect(page.locator("#answer-title")).to_have_text("The network's answer")
     finally:
         page.close()
         server.shutdown()
