@@ -19,7 +19,9 @@ values in [0, 1] of the prepared digit (the ``preview`` that ``POST /api/predict
   that cell's test digits, most confident first;
 - ``POST /api/explain/probe`` ``{"kind": "noise" | "blank" | "inverted", "pixels"?, "seed"?}``.
 
-When the page's model is an ensemble, every route takes ``?member=K``: the views of that member (``ensemble``).
+When the page's model is an ensemble, every route takes ``?member=K`` and answers for that member
+(``EnsembleExplainAPI``): an ensemble has no single hidden layer, weight image or logit to split. Without it the
+answer is a 400 that says so. The members share the page's test digits and one copy of the training digits.
 """
 import base64
 import itertools
@@ -31,6 +33,7 @@ import numpy as np
 
 from ..explain import PROBES, ExplainError
 from .bodies import RequestError, json_object
+from .service import DrawService, is_ensemble, member_names
 
 PREFIX = "/api/explain"
 MAX_JOBS = 8
@@ -212,7 +215,6 @@ def explain_api_for(service, train_set=None):
     ``EnsembleExplainAPI``: the same routes, for the member that ``?member=K`` names."""
     from ..explain import Explainer
     from ..serialization.npz import model_from_config
-    from .ensemble import EnsembleExplainAPI, is_ensemble
     if is_ensemble(service.model):   # one member at a time, chosen with ?member=K
         return EnsembleExplainAPI(service, train_set)
     if train_set is None:
@@ -230,3 +232,48 @@ def training_digits(metadata):
     from ..datasets import load_dataset
     name = metadata.get("dataset") or "mnist"
     return load_dataset(name, validation_size=0).train
+
+
+class EnsembleExplainAPI:
+    """The Look inside routes for an ensemble's ``DrawService``: ``?member=K`` picks the member, whose own
+    ``ExplainAPI`` (built on first use) answers the request."""
+
+    def __init__(self, service, train_set=None):
+        self.service = service
+        members = service.model.members
+        metadata = {key: value for key, value in service.metadata.items()
+                    if key not in ("ensemble", "test_accuracy", "training")}
+        self.member_services = [DrawService(member, metadata, name=name, test_set=service.test_set)
+                                for name, member in zip(member_names(service.model), members)]
+        self.train_set = shared(train_set or (lambda: training_digits(service.metadata)))
+        self.apis = [None] * len(members)
+        self.lock = threading.Lock()
+
+    def handle(self, method, path, query="", body=b"", content_type="application/json"):
+        fields = parse_query(query)
+        count = len(self.apis)
+        text = fields.pop("member", None)
+        if text is None:
+            raise RequestError(400, f"the page's model is an ensemble of {count} models; Look inside explains one "
+                                    f"member at a time: add member=0..{count - 1} to the query")
+        if not (text.isdigit() and int(text) < count):
+            raise RequestError(400, f"member must be a whole number from 0 to {count - 1}, got {text[:20]!r}")
+        return self.api(int(text)).handle(method, path, urllib.parse.urlencode(fields), body, content_type)
+
+    def api(self, member):
+        with self.lock:
+            if self.apis[member] is None:
+                self.apis[member] = explain_api_for(self.member_services[member], train_set=self.train_set)
+            return self.apis[member]
+
+
+def shared(load):
+    """``load``, called once however many members ask (the training digits are tens of megabytes)."""
+    lock, result = threading.Lock(), []
+
+    def once():
+        with lock:
+            if not result:
+                result.append(load())
+            return result[0]
+    return once

@@ -1,19 +1,19 @@
 """What the draw page asks of a model: prepare a drawing, predict it, describe the network, serve test digits.
 
 ``DrawService`` wraps a trained model and its metadata, or an ``Ensemble`` of several (which answers with the
-mean of their probabilities; see ``ensemble``). A drawing goes through ``prepare_digit``, the same
+mean of their probabilities, and whose members the header names). A drawing goes through ``prepare_digit``, the same
 preparation that ``nnscratch predict IMAGE`` uses (crop to the ink, fit into 20×20, centre by centre of mass in
 28×28, scale to [0, 1]), so the page shows exactly the 28×28 input the network receives.
 """
+import os
 import threading
 import time
 
 import numpy as np
 
 from ..images.prepare import LOW_CONFIDENCE, NoInkError, is_unsure, prepare_digit
-from ..serialization import input_shape_of
+from ..serialization import Ensemble, input_shape_of
 from ..viz.summary import short_architecture
-from .ensemble import check_members, describe_members, is_ensemble
 
 DIGIT_SIDE = 28
 DIGIT_SIZE = DIGIT_SIDE * DIGIT_SIDE
@@ -110,6 +110,32 @@ class DrawService:
         if np.asarray(x).reshape(len(x), -1).shape[1] != DIGIT_SIZE:
             raise LookupError(f"test digits must be 28×28 images, got shape {np.shape(x)}")
         return np.asarray(x).reshape(len(x), DIGIT_SIZE), np.asarray(y)
+
+
+def is_ensemble(model):
+    return isinstance(model, Ensemble)
+
+
+def member_names(ensemble):
+    """Each member's file name (``member K`` when the ensemble was built without names)."""
+    names = [os.path.basename(str(name)) for name in ensemble.names]
+    return names if len(names) == len(ensemble.members) else [f"member {k}" for k in range(len(ensemble.members))]
+
+
+def describe_members(ensemble):
+    """Each member's name, architecture and size, for the page's header."""
+    return [{"name": name, "architecture": short_architecture(member), "parameters": int(member.num_parameters())}
+            for name, member in zip(member_names(ensemble), ensemble.members)]
+
+
+def check_members(ensemble, input_shape):
+    """Refuse members that answer with different numbers of classes (their probabilities cannot be averaged)."""
+    x = np.zeros((1, *input_shape), dtype=ensemble.dtype)
+    counts = [member.predict_proba(x).shape[-1] for member in ensemble.members]
+    if len(set(counts)) > 1:
+        listed = ", ".join(f"{name} {count}" for name, count in zip(member_names(ensemble), counts))
+        raise ValueError(f"the models answer with different numbers of classes ({listed}), so they cannot answer "
+                         f"as one")
 
 
 def in_eval_mode(model):
