@@ -12,7 +12,8 @@ ENGINE = {"__init__", "errors", "initializers", "layers", "network", "losses", "
 OUTER = {"__main__", "app", "cli", "datasets", "explain", "images", "interop", "presets", "runs", "serialization", "sweep",
          "viz"}
 STANDARD_LIBRARY_ALLOWED = {"math", "numbers", "time", "collections", "contextlib", "functools", "itertools",
-                            "dataclasses", "typing", "abc", "warnings", "os", "threading", "concurrent"}
+                            "dataclasses", "typing", "abc", "warnings", "os", "threading", "concurrent",
+                            "ctypes", "glob"}  # ctypes and glob: to find OpenBLAS's thread setting (windows.py)
 LAYER_MAY_REACH = {"layers", "initializers"}  # a layer imports its base, its siblings' helpers, initializers
 
 

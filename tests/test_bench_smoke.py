@@ -12,6 +12,7 @@ BENCH = pathlib.Path(__file__).resolve().parents[1] / "bench"
 SMOKE_RUNS = {
     "bench_mlp.py": ["--quick", "--repeats", "1", "--train-size", "512"],
     "bench_cnn.py": ["--repeats", "1", "--train-size", "256"],
+    "bench_memory.py": ["--steps", "2", "--eval-size", "300"],
     "bench_data_cache.py": ["--small", "--repeat", "1"],
     "bench_predict_latency.py": ["--requests", "3"],
 }

@@ -13,6 +13,11 @@ from .layers.activations import softmax as row_softmax
 from .layers.base import Layer, register_layer
 from .layers.dropout import Dropout
 from .layers.linear import Linear
+from .layers.windows import products_on_the_pool
+
+# Examples per forward pass when a network only answers: enough to keep the products efficient, few enough that
+# a convolution's unrolled windows stay small (about 50 MB for the cnn-best network).
+EVAL_BATCH_SIZE = 256
 
 
 @register_layer
@@ -59,7 +64,7 @@ class Sequential(Layer):
             layer.astype(dtype)
         return self
 
-    def predict_proba(self, x, batch_size=4096):
+    def predict_proba(self, x, batch_size=EVAL_BATCH_SIZE):
         """Class probabilities in eval mode: the softmax of the output when the network ends in raw scores
         (logits), the output as it is when it ends in a ``Softmax`` or ``Sigmoid`` layer.
 
@@ -77,14 +82,14 @@ class Sequential(Layer):
                              f"output shape {logits.shape[1:]}; end a one-output network in Sigmoid")
         return row_softmax(logits)
 
-    def predict(self, x, batch_size=4096):
+    def predict(self, x, batch_size=EVAL_BATCH_SIZE):
         """The most likely class of each row."""
         return self.predict_output(x, batch_size).argmax(axis=1)
 
-    def predict_output(self, x, batch_size=4096):
+    def predict_output(self, x, batch_size=EVAL_BATCH_SIZE):
         """The raw output in eval mode, computed in batches in the model's dtype; the training mode is restored."""
         x = np.asarray(x).astype(self.dtype, copy=False)
-        with self.mode(training=False):
+        with self.mode(training=False), products_on_the_pool():
             return np.concatenate([self.forward(x[start:start + batch_size])
                                    for start in range(0, max(len(x), 1), batch_size)])
 

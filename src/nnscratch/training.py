@@ -15,7 +15,9 @@ import numpy as np
 from .callbacks import Callback, EarlyStopping, MeasureEachEpoch, TrainingState
 from .errors import NNScratchError
 from .initializers import as_generator
+from .layers.windows import products_on_the_pool
 from .metrics import count_correct
+from .network import EVAL_BATCH_SIZE
 
 Evaluation = namedtuple("Evaluation", "loss accuracy correct total")
 
@@ -64,15 +66,15 @@ def train_step(model, x, y, loss, optimizer):
     return value, output
 
 
-def evaluate(model, x, y, loss=None, batch_size=1024):
+def evaluate(model, x, y, loss=None, batch_size=EVAL_BATCH_SIZE):
     """Mean loss (if a loss is given; NaN otherwise), accuracy and the counts behind it, in eval mode."""
     return measure(model, *check_data(model, x, y), loss=loss, batch_size=batch_size)
 
 
-def measure(model, x, y, loss=None, batch_size=1024):
+def measure(model, x, y, loss=None, batch_size=EVAL_BATCH_SIZE):
     """``evaluate`` for data already checked."""
     total_loss, correct = 0.0, 0
-    with model.mode(training=False):
+    with model.mode(training=False), products_on_the_pool():
         for start in range(0, len(x), batch_size):
             output = model.forward(x[start:start + batch_size])
             target = y[start:start + batch_size]
@@ -121,7 +123,8 @@ def fit(model, x, y, loss, optimizer, epochs=10, batch_size=32, shuffle=True, va
     state.epoch = state.first_epoch
     divergence = DivergenceWatch()
     notify(callbacks, "on_train_begin", state)
-    with model.mode(training=True), data_gradient_skipped(model), np.errstate(over="ignore", invalid="ignore"):
+    with model.mode(training=True), data_gradient_skipped(model), products_on_the_pool(), \
+            np.errstate(over="ignore", invalid="ignore"):
         try:
             while state.epoch < state.last_epoch and not state.stop:
                 order = rng.permutation(len(x)) if shuffle else None

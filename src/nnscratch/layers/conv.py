@@ -10,8 +10,8 @@ import numpy as np
 
 from ..initializers import as_generator, get_initializer
 from .base import Layer, register_layer
-from .windows import (Workspace, batch_first, batch_innermost, col2im, im2col, output_size, pad, pair, unpad,
-                      weight_gradient)
+from .windows import (Workspace, batch_first, batch_innermost, col2im, im2col, matmul, output_size, pad, pair,
+                      unpad, weight_gradient)
 
 
 @register_layer
@@ -75,7 +75,7 @@ class Conv2D(Layer):
         self.padded_shape = x_inner.shape
         cols = self.unrolled_windows(x_inner, lambda shape, dtype: scratch("cols", shape, dtype))
         kernel_and_bias = np.concatenate([self.kernel_matrix(), self.params["b"][:, None]], axis=1)
-        y = kernel_and_bias @ cols                                             # W X + b: (C_out, OH·OW·N)
+        y = matmul(kernel_and_bias, cols)                                      # W X + b: (C_out, OH·OW·N)
         # Keep the unrolled windows for backward in training; in eval mode keep the (cheaper) input instead.
         self.cols, self.x_inner = (cols, None) if self.training else (None, x_inner)
         return batch_first(y.reshape(self.out_channels, out_h, out_w, batch))
@@ -93,7 +93,7 @@ class Conv2D(Layer):
         if not self.needs_input_grad:
             return None
         grad_cols = self.workspace.get("grad_cols", (self.cols.shape[0] - 1, self.cols.shape[1]), grad.dtype)
-        np.matmul(self.kernel_matrix().T, grad, out=grad_cols)
+        matmul(self.kernel_matrix().T, grad, out=grad_cols)
         grad_padded = col2im(grad_cols, self.padded_shape, self.kernel_size, self.stride,
                              np.empty(self.padded_shape, dtype=grad.dtype))
         return batch_first(unpad(grad_padded, self.padding))

@@ -3,6 +3,7 @@ import numpy as np
 
 from ..initializers import as_generator, get_initializer
 from .base import Layer, register_layer
+from .windows import matmul
 
 
 @register_layer
@@ -25,17 +26,17 @@ class Linear(Layer):
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"Linear expected {self.in_features} input features, got shape {x.shape}")
         self.x = x
-        y = x @ self.params["W"]
+        y = matmul(x, self.params["W"])
         y += self.params["b"]
         return y
 
     def backward(self, grad_out):
         """dL/dW = xᵀ · dL/dy,  dL/db = Σ_rows dL/dy,  dL/dx = dL/dy · Wᵀ."""
-        np.matmul(self.x.T, grad_out, out=self.grads["W"])
+        matmul(self.x.T, grad_out, out=self.grads["W"])
         np.sum(grad_out, axis=0, out=self.grads["b"])
         if not self.needs_input_grad:
             return None
-        return grad_out @ self.params["W"].T
+        return matmul(grad_out, self.params["W"].T)
 
     def config(self):
         return {"in_features": self.in_features, "out_features": self.out_features,

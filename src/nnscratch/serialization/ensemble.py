@@ -9,6 +9,8 @@ from contextlib import ExitStack, contextmanager
 
 import numpy as np
 
+from ..network import EVAL_BATCH_SIZE
+
 from .models import load_model
 from .npz import ModelFileError
 
@@ -41,12 +43,12 @@ class Ensemble:
         """(1/M) Σ_m p_m(x): each member's class probabilities, averaged."""
         return np.mean([member.predict_proba(x) for member in self.members], axis=0, dtype=self.dtype)
 
-    def predict_proba(self, x, batch_size=4096):
+    def predict_proba(self, x, batch_size=EVAL_BATCH_SIZE):
         return self.forward(np.asarray(x))
 
     predict_output = predict_proba
 
-    def predict(self, x, batch_size=4096):
+    def predict(self, x, batch_size=EVAL_BATCH_SIZE):
         return self.predict_proba(x).argmax(axis=1)
 
 

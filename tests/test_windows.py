@@ -1,0 +1,110 @@
+"""The speed helpers of layers/windows.py against their plain versions: products split over the thread pool,
+OpenBLAS's threads handed back, element-wise work in cache-sized blocks."""
+import numpy as np
+import pytest
+
+import nnscratch as nn
+from nnscratch.layers import BatchNorm, Conv2D, Flatten, Linear, MaxPool2D, ReLU, windows
+
+
+@pytest.fixture
+def two_threads():
+    windows.set_threads(2)
+    yield
+    windows.set_threads(None)
+
+
+@pytest.mark.parametrize("shape", [(64, 801, 8192), (8192, 800, 64), (801, 8192, 64), (128, 784, 100), (3, 4, 5)])
+def test_matmul_on_the_pool_gives_numpys_product(shape, two_threads):
+    rows, inner, columns = shape
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((rows, inner)).astype(np.float32)
+    b = rng.standard_normal((inner, columns)).astype(np.float32)
+    expected = a.astype(np.float64) @ b.astype(np.float64)
+    with windows.products_on_the_pool():
+        first = windows.matmul(a, b)
+        second = windows.matmul(a, b, out=np.full((rows, columns), np.nan, np.float32))
+    np.testing.assert_allclose(first, expected, rtol=1e-4, atol=1e-3 * np.sqrt(inner))
+    np.testing.assert_array_equal(first, second)                                  # the same bits every time
+    np.testing.assert_array_equal(windows.matmul(a.T.copy().T, b), np.matmul(a, b))  # outside: numpy itself
+
+
+def test_matmul_splits_transposed_operands_into_the_right_blocks(two_threads):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((3000, 900)).astype(np.float32)
+    g = rng.standard_normal((3000, 700)).astype(np.float32)
+    with windows.products_on_the_pool():
+        tall = windows.matmul(a.T, g)                  # (900, 700): split over a.T's rows, columns of a
+        wide = windows.matmul(g.T, a)                  # (700, 900): split over a's columns
+    np.testing.assert_allclose(tall, a.T.astype(np.float64) @ g, rtol=1e-4, atol=1e-2)
+    np.testing.assert_allclose(wide, g.T.astype(np.float64) @ a, rtol=1e-4, atol=1e-2)
+
+
+def test_products_on_the_pool_runs_openblas_alone_and_gives_its_threads_back(two_threads):
+    blas = windows.openblas_threads()
+    assert blas is not None, "NumPy's OpenBLAS was not found"
+    get, set_ = blas
+    before = get()
+    set_(2)
+    try:
+        with windows.products_on_the_pool():
+            assert get() == 1
+            with windows.products_on_the_pool():          # nested: still one, and not restored too early
+                assert get() == 1
+            assert get() == 1
+        assert get() == 2
+        with pytest.raises(RuntimeError):
+            with windows.products_on_the_pool():
+                raise RuntimeError("an error inside")
+        assert get() == 2
+    finally:
+        set_(before)
+
+
+def test_with_one_thread_openblas_keeps_its_threads():
+    blas = windows.openblas_threads()
+    get, set_ = blas
+    before = get()
+    set_(2)
+    try:
+        windows.set_threads(1)
+        with windows.products_on_the_pool():
+            assert get() == 2
+    finally:
+        windows.set_threads(None)
+        set_(before)
+
+
+@pytest.mark.parametrize("rows, row_length", [(1, 10), (32, 73728), (256, 128), (7, 100_000), (1000, 70)])
+def test_cache_sized_blocks_cover_every_row_once(rows, row_length, two_threads):
+    seen = np.zeros(rows, int)
+    sizes = []
+
+    def visit(first, last):
+        seen[first:last] += 1
+        sizes.append(last - first)
+
+    windows.in_cache_sized_blocks(visit, rows, row_length)
+    assert (seen == 1).all()
+    assert max(sizes) <= max(1, windows.CACHE_BLOCK // row_length) or rows * row_length <= windows.CACHE_BLOCK
+
+
+def test_fit_gives_the_same_bits_with_the_pool_and_without():
+    """Training through ``fit`` (products split over the pool, batch norm in cache-sized blocks) matches training
+    with one thread, where every product is OpenBLAS's own and every pass is whole, bit for bit."""
+    def train(threads):
+        windows.set_threads(threads)
+        try:
+            rng = np.random.default_rng(3)
+            model = nn.Sequential(Conv2D(1, 8, 5, rng=rng), BatchNorm(8), MaxPool2D(2), ReLU(),
+                                  Conv2D(8, 16, 3, rng=rng), BatchNorm(16), ReLU(), Flatten(),
+                                  Linear(16 * 10 * 10, 32, rng=rng), BatchNorm(32), ReLU(), Linear(32, 10, rng=rng))
+            x = rng.standard_normal((96, 1, 28, 28)).astype(np.float32)
+            y = rng.integers(0, 10, 96)
+            nn.fit(model, x, y, nn.SoftmaxCrossEntropy(), nn.Adam(model, lr=1e-3), epochs=2, batch_size=48, rng=0)
+            return [array.copy() for layer in model for array in (*layer.params.values(), *layer.buffers.values())]
+        finally:
+            windows.set_threads(None)
+
+    for number, (alone, pooled) in enumerate(zip(train(1), train(2))):
+        np.testing.assert_array_equal(alone, pooled, err_msg=f"parameter {number} differs")
