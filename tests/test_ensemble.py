@@ -69,3 +69,22 @@ def test_predict_with_several_models(tmp_path, capsys):
     assert cli.main(["predict", *paths, "--index", "3"]) == 0
     out = capsys.readouterr().out
     assert "Prediction:" in out
+
+
+def test_models_that_answer_with_other_numbers_of_classes_are_refused_even_unnamed(tmp_path, capsys):
+    three, four = tmp_path / "three.npz", tmp_path / "four.npz"
+    save_model(three, network(0, classes=3), {"input_shape": [16]})
+    save_model(four, network(1, classes=4), {"input_shape": [16]})
+    with pytest.raises(ModelFileError, match=r"different numbers of classes \(three.npz 3, four.npz 4\)"):
+        load_models([three, four])
+    assert cli.main(["evaluate", str(three), str(four)]) == 2
+    assert "different numbers of classes" in capsys.readouterr().err
+
+
+def test_the_metadata_of_an_ensemble_keeps_each_member_s_own(saved):
+    saved, _ = saved
+    ensemble, metadata = load_models(saved)
+    assert metadata["ensemble"] == saved
+    assert [member["dataset"] for member in metadata["members"]] == ["toy"] * 3
+    assert ensemble.names == [os.path.basename(path) for path in saved]
+    assert ensemble.eval() is ensemble and not any(member.training for member in ensemble.members)

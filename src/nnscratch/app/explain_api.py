@@ -33,7 +33,7 @@ import numpy as np
 
 from ..explain import PROBES, ExplainError
 from .bodies import RequestError, json_object
-from .service import DrawService, is_ensemble, member_names
+from .service import DrawService, is_ensemble
 
 PREFIX = "/api/explain"
 MAX_JOBS = 8
@@ -244,7 +244,7 @@ class EnsembleExplainAPI:
         metadata = {key: value for key, value in service.metadata.items()
                     if key not in ("ensemble", "test_accuracy", "training")}
         self.member_services = [DrawService(member, metadata, name=name, test_set=service.test_set)
-                                for name, member in zip(member_names(service.model), members)]
+                                for name, member in zip(service.model.names, members)]
         self.train_set = shared(train_set or (lambda: training_digits(service.metadata)))
         self.apis = [None] * len(members)
         self.lock = threading.Lock()

@@ -5,7 +5,6 @@ mean of their probabilities, and whose members the header names). A drawing goes
 preparation that ``nnscratch predict IMAGE`` uses (crop to the ink, fit into 20×20, centre by centre of mass in
 28×28, scale to [0, 1]), so the page shows exactly the 28×28 input the network receives.
 """
-import os
 import threading
 import time
 
@@ -28,12 +27,12 @@ class DrawService:
     """
 
     def __init__(self, model, metadata=None, name="model", test_set=None, rng=None):
-        self.model = in_eval_mode(model)
+        self.model = model.eval()
         self.metadata = dict(metadata or {})
         self.name = str(name)
         self.input_shape = digit_input_shape(self.model, self.metadata)
         if is_ensemble(self.model):
-            check_members(self.model, self.input_shape)
+            self.model.check_outputs(self.input_shape)
         probabilities = self.model.predict_proba(np.zeros((1, *self.input_shape), dtype=np.float32))
         if probabilities.ndim != 2 or probabilities.shape[1] < 2:
             raise ValueError(f"the draw page needs a classifier with at least 2 outputs, got output shape "
@@ -116,33 +115,10 @@ def is_ensemble(model):
     return isinstance(model, Ensemble)
 
 
-def member_names(ensemble):
-    """Each member's file name (``member K`` when the ensemble was built without names)."""
-    names = [os.path.basename(str(name)) for name in ensemble.names]
-    return names if len(names) == len(ensemble.members) else [f"member {k}" for k in range(len(ensemble.members))]
-
-
 def describe_members(ensemble):
     """Each member's name, architecture and size, for the page's header."""
     return [{"name": name, "architecture": short_architecture(member), "parameters": int(member.num_parameters())}
-            for name, member in zip(member_names(ensemble), ensemble.members)]
-
-
-def check_members(ensemble, input_shape):
-    """Refuse members that answer with different numbers of classes (their probabilities cannot be averaged)."""
-    x = np.zeros((1, *input_shape), dtype=ensemble.dtype)
-    counts = [member.predict_proba(x).shape[-1] for member in ensemble.members]
-    if len(set(counts)) > 1:
-        listed = ", ".join(f"{name} {count}" for name, count in zip(member_names(ensemble), counts))
-        raise ValueError(f"the models answer with different numbers of classes ({listed}), so they cannot answer "
-                         f"as one")
-
-
-def in_eval_mode(model):
-    """The model in eval mode (each member of an ensemble), as it answers on the page."""
-    for member in getattr(model, "members", [model]):
-        member.eval()
-    return model
+            for name, member in zip(ensemble.names, ensemble.members)]
 
 
 def digit_input_shape(model, metadata):

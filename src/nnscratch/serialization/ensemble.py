@@ -5,13 +5,14 @@ each one's mistakes: p(c | x) = (1/M) Σ_m p_m(c | x), and the answer is the cla
 ``load_models`` reads one model file as that model, and several as an ``Ensemble``; every command that takes a
 model takes several this way.
 """
+import os
 from contextlib import ExitStack, contextmanager
 
 import numpy as np
 
 from ..network import EVAL_BATCH_SIZE
 
-from .models import load_model
+from .models import input_shape_of, load_model
 from .npz import ModelFileError
 
 
@@ -21,8 +22,26 @@ class Ensemble:
     def __init__(self, members, names=None):
         if len(members) < 2:
             raise ValueError("an ensemble needs at least two models")
-        self.members, self.names = list(members), list(names or [])
+        self.members, self.names = list(members), [os.path.basename(str(name)) for name in names or []]
+        if len(self.names) != len(self.members):
+            self.names = [f"member {number}" for number in range(len(self.members))]
         self.training = False
+
+    def eval(self):
+        """Every member in eval mode, for good (an ensemble only ever answers)."""
+        for member in self.members:
+            member.eval()
+        return self
+
+    def check_outputs(self, input_shape):
+        """Refuse members that answer with different numbers of classes: their probabilities cannot be averaged.
+        ``input_shape`` is the shape of one example, which each member is shown once, as zeros."""
+        x = np.zeros((1, *input_shape), dtype=self.dtype)
+        counts = [member.predict_output(x).shape[-1] for member in self.members]
+        if len(set(counts)) > 1:
+            listed = ", ".join(f"{name} {count}" for name, count in zip(self.names, counts))
+            raise ModelFileError(f"the models answer with different numbers of classes ({listed}), so they cannot "
+                                 f"answer as one")
 
     @property
     def dtype(self):
@@ -54,12 +73,13 @@ class Ensemble:
 
 def load_models(paths, custom_layers=None):
     """``(model, metadata)`` from one model file, or ``(Ensemble, metadata)`` from several; the metadata is the
-    first model's, with ``ensemble`` listing the files. Models that take other examples or know other classes
-    than the first are refused, naming the file."""
+    first model's, with ``ensemble`` listing the files and ``members`` each file's own metadata. Models that take
+    other examples, know other classes or answer with another number of them than the first are refused, naming
+    the files."""
     paths = [str(path) for path in paths]
     if len(paths) == 1:
         return load_model(paths[0], custom_layers)
-    members, first = [], None
+    members, recorded, first = [], [], None
     for path in paths:
         model, metadata = load_model(path, custom_layers)
         if first is None:
@@ -70,4 +90,9 @@ def load_models(paths, custom_layers=None):
                     raise ModelFileError(f"{path}: its {key.replace('_', ' ')} {metadata.get(key)} differs from "
                                          f"{paths[0]}'s {first.get(key)}, so the two cannot answer as one")
         members.append(model)
-    return Ensemble(members, paths), {**first, "ensemble": paths}
+        recorded.append(metadata)
+    ensemble = Ensemble(members, paths)
+    shape = input_shape_of(members[0], first)
+    if shape is not None:
+        ensemble.check_outputs(shape)
+    return ensemble, {**first, "ensemble": paths, "members": recorded}
