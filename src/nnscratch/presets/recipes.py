@@ -24,7 +24,7 @@ DEFAULTS = {
     "patience": None, "seed": 0, "dataset": "mnist", "data": None, "validation_size": 10000,
     "train_size": None, "augment": 0, "report_test_each_epoch": False, "evaluate_before": False,
     "architecture": "mlp", "hidden": 128, "batch_norm": False, "print_every": 1, "monitor": "val_accuracy",
-    "label_smoothing": 0.0, "betas": [0.9, 0.999],
+    "label_smoothing": 0.0, "betas": [0.9, 0.999], "weight_average": 0.0,
 }
 
 SCHEDULES = ("constant", "cosine", "one-cycle", "step", "exponential")
