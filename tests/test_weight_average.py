@@ -151,3 +151,40 @@ def test_it_follows_torch_averaged_model():
     np.testing.assert_allclose(model.state_dict()["0.W"], averaged.module.weight.detach().numpy().T, rtol=1e-5)
     np.testing.assert_allclose(model.state_dict()["0.b"], averaged.module.bias.detach().numpy(), rtol=1e-5,
                                atol=1e-7)
+
+
+def test_seen_averaged_judges_each_epoch_by_the_average_and_training_goes_on_from_the_own_weights():
+    from nnscratch.averaging import SeenAveraged
+    x, y = tiny_problem()
+    average = nn.WeightAverage(decay=0.8, apply_at_end=False)
+    seen, own_at_epoch_end, hooks = [], [], []
+
+    class Look(nn.Callback):
+        def on_train_begin(self, state):
+            hooks.append("train_begin")
+
+        def on_epoch_end(self, state):
+            seen.append(state.model.state_dict()["0.W"])
+            state.record["val_accuracy"] = nn.evaluate(state.model, x, y).accuracy
+
+    class Own(nn.Callback):
+        def on_epoch_end(self, state):
+            own_at_epoch_end.append(state.model.state_dict()["0.W"])
+
+    model = nn.Network([4, 5, 2], activation="tanh", output=None, rng=0)
+    best = nn.EarlyStopping("val_accuracy")
+    judged = SeenAveraged(average, [Look(), best])
+    averages_at_epoch_end = []
+
+    class Keep(nn.Callback):
+        def on_epoch_end(self, state):
+            averages_at_epoch_end.append(average.state_dict()["0.W"])
+
+    nn.fit(model, x, y, nn.SoftmaxCrossEntropy(), nn.SGD(model, lr=0.2), epochs=3, batch_size=16,
+           callbacks=[average, judged, Own(), Keep()], rng=0)
+    assert hooks == ["train_begin"], "the other hooks are passed on"
+    for epoch, (looked, own, averaged) in enumerate(zip(seen, own_at_epoch_end, averages_at_epoch_end)):
+        np.testing.assert_array_equal(looked, averaged, err_msg=f"epoch {epoch + 1} was judged by the average")
+        assert not np.array_equal(own, averaged), f"epoch {epoch + 1}: the own weights came back afterwards"
+    # EarlyStopping kept the best epoch's average and put it back at the end
+    np.testing.assert_array_equal(model.state_dict()["0.W"], averages_at_epoch_end[best.best_epoch - 1])

@@ -4,6 +4,8 @@ The weights at the end of a run wander with the last few batches; an average ove
 little better, and costs one multiply-add per weight per step. ``WeightAverage`` is a callback that keeps it:
 ``fit(..., callbacks=[average])`` updates it after every step, ``with average.swapped_in(model):`` evaluates
 with it, and at the end of training it is put into the model, so that the model saved afterwards holds it.
+``SeenAveraged`` lets other callbacks judge each epoch by the average: measured, picked as the best epoch and
+kept by ``EarlyStopping``, while training goes on from the model's own weights.
 """
 from contextlib import contextmanager
 
@@ -71,3 +73,36 @@ class WeightAverage(Callback):
     def on_train_end(self, state):
         if self.apply_at_end and self.average:
             self.apply_to(state.model)
+
+
+class SeenAveraged(Callback):
+    """Passes every hook on to ``callbacks``, in order; their ``on_epoch_end`` runs with ``average`` swapped into
+    the model. With a ``MeasureEachEpoch`` and an ``EarlyStopping`` inside, each epoch's figures, the best epoch
+    and the weights kept for it are the average's; the model's own weights come back before the next step.
+    ``average`` itself goes in the callbacks before this one, so that it is up to date at the epoch's end."""
+
+    def __init__(self, average, callbacks):
+        self.average, self.callbacks = average, list(callbacks)
+
+    def pass_on(self, hook, state):
+        for callback in self.callbacks:
+            getattr(callback, hook)(state)
+
+    def on_train_begin(self, state):
+        self.pass_on("on_train_begin", state)
+
+    def on_epoch_begin(self, state):
+        self.pass_on("on_epoch_begin", state)
+
+    def on_batch_begin(self, state):
+        self.pass_on("on_batch_begin", state)
+
+    def on_batch_end(self, state):
+        self.pass_on("on_batch_end", state)
+
+    def on_epoch_end(self, state):
+        with self.average.swapped_in(state.model):
+            self.pass_on("on_epoch_end", state)
+
+    def on_train_end(self, state):
+        self.pass_on("on_train_end", state)

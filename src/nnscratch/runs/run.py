@@ -3,7 +3,8 @@ all take.
 
 ``Run.start(settings, out)`` checks the settings and the destination before anything slow, loads the data and
 builds the network; ``run.train(callbacks)`` fits it, keeping the best epoch's weights (``EarlyStopping`` on the
-``monitor`` setting) and what a resumed run needs (``ResumePoint``); ``run.save()`` writes the model and its
+``monitor`` setting) and what a resumed run needs (``ResumePoint``); with ``weight_average``, each epoch is
+measured and judged by the moving average of the weights, and the best epoch's average is kept; ``run.save()`` writes the model and its
 history atomically, shielded from a second Ctrl-C, and never replaces an existing file with a model at chance
 accuracy; ``run.evaluate()`` measures every split and records the results in both files. Initialisation,
 shuffling and dropout draw from three independent streams spawned from the one seed.
@@ -17,11 +18,12 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..averaging import SeenAveraged, WeightAverage
 from ..callbacks import EarlyStopping, MeasureEachEpoch
 from ..presets import CNN_CLASSES, DEFAULTS, is_cnn, build_loss, build_model, build_optimizer, build_transform, input_shape
 from ..serialization import load_checkpoint, save_model, write_json
 from ..training import History, check_data, evaluate, fit, measure
-from .checkpoint import ResumePoint, dropout_layers, resume_entries, split_resume_state
+from .checkpoint import ResumePoint, dropout_layers, split_resume_state
 from .data import check_fits, load_data, preprocessing
 from .settings import NETWORK_SETTINGS, SettingsError, check
 
@@ -32,7 +34,7 @@ class Run:
     """A network, its data, loss and optimizer, and the history of its training so far."""
 
     def __init__(self, settings, out, data, model, history=None, optimizer_state=None, best_state=None,
-                 streams=None):
+                 streams=None, average_state=None):
         self.settings, self.out, self.data, self.model = settings, out, data, model
         self.history = history if history is not None else History()
         self.loss, self.optimizer = build_loss(settings), build_optimizer(settings, model)
@@ -40,7 +42,8 @@ class Run:
             self.optimizer.load_state_dict(optimizer_state)
         self.shuffle_rng = streams["shuffle"] if streams else random_streams(settings["seed"])["shuffle"]
         self.early_stopping = EarlyStopping(settings["monitor"], settings["patience"], best_state=best_state)
-        self.resume_point = ResumePoint(model, self.optimizer, self.shuffle_rng)
+        self.average = weight_average(settings, average_state)
+        self.resume_point = ResumePoint(model, self.optimizer, self.shuffle_rng, self.average)
         self.results, self.started, self.saved_paths = {}, time.perf_counter(), None
 
     @classmethod
@@ -65,7 +68,7 @@ class Run:
         out = out or path
         check_destination(out)
         model, metadata, saved = load_checkpoint(path)
-        optimizer_state, last_state = split_resume_state(saved)
+        optimizer_state, last_state, average_state = split_resume_state(saved)
         training = metadata.get("training")
         if not isinstance(training, dict) or "settings" not in training or "history" not in training:
             raise SettingsError(f"{path} holds no training run to resume (it was not saved by nnscratch train)",
@@ -96,7 +99,7 @@ class Run:
                                     f"({error.args[0] if error.args else error})", "resume") from None
         data = load_data(settings)
         check_model_fits_data(settings, data)
-        return cls(settings, out, data, model, history, optimizer_state, best_state, streams)
+        return cls(settings, out, data, model, history, optimizer_state, best_state, streams, average_state)
 
     @property
     def epochs_left(self):
@@ -109,13 +112,17 @@ class Run:
 
     def train(self, callbacks=()):
         """Fit for the epochs left, telling ``callbacks`` as it goes; returns the history. The best epoch's
-        weights are in the model afterwards."""
-        measures = []
-        if self.settings["report_test_each_epoch"]:
-            measures.append(MeasureEachEpoch("test", *check_data(self.model, *self.data.test), measure))
+        weights (with ``weight_average``: the best epoch's average) are in the model afterwards."""
+        measures = [MeasureEachEpoch(prefix, *check_data(self.model, *split), measure)
+                    for prefix, split, wanted in [("val", self.data.validation, True),
+                                                  ("test", self.data.test, self.settings["report_test_each_epoch"])]
+                    if split is not None and wanted]
+        judges = [*measures, self.early_stopping]  # what they see is what would be saved
+        if self.average is not None:
+            judges = [self.average, SeenAveraged(self.average, judges)]
         fit(self.model, *self.data.train, self.loss, self.optimizer, epochs=self.epochs_left,
-            batch_size=self.batch_size, shuffle=self.settings["shuffle"], validation_data=self.data.validation,
-            callbacks=[*measures, *callbacks, self.resume_point, self.early_stopping], rng=self.shuffle_rng,
+            batch_size=self.batch_size, shuffle=self.settings["shuffle"],
+            callbacks=[*judges, *callbacks, self.resume_point], rng=self.shuffle_rng,
             history=self.history, transform=build_transform(self.settings))
         return self.history
 
@@ -151,8 +158,7 @@ class Run:
                     "training": {"settings": settings, "history": self.history.to_dict(),
                                  "rng_state": point.rng_state, "dropout_rng_state": point.dropout_rng_state}}
         with interrupts_deferred():
-            save_model(out, self.model, metadata,
-                       optimizer_state={**point.optimizer_state, **resume_entries(point.last_state)})
+            save_model(out, self.model, metadata, optimizer_state=point.entries())
             write_json(history_path, {
                 "model": out, "settings": settings, "history": self.history.to_dict(),
                 "best_epoch": self.best_epoch,
@@ -173,6 +179,18 @@ class Run:
         if self.saved_paths:
             self.save()
         return self.results
+
+
+def weight_average(settings, saved=None):
+    """The run's moving average of the weights (None when ``weight_average`` is 0), going on from ``saved``
+    (its weights and number of updates) when a resumed run kept one. It is not put into the model at the end:
+    ``EarlyStopping`` puts back the best epoch's average."""
+    if not settings["weight_average"]:
+        return None
+    average = WeightAverage(settings["weight_average"], apply_at_end=False)
+    if saved and saved[1]:
+        average.load_state_dict(*saved)
+    return average
 
 
 def random_streams(seed):

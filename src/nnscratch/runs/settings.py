@@ -40,6 +40,8 @@ SETTINGS = {
     "schedule": ("str", f"learning-rate schedule: {', '.join(SCHEDULES)}"),
     "warmup": ("float", "epochs of linear learning-rate warm-up"),
     "dropout": ("float", "dropout probability after each hidden layer, in [0, 1)"),
+    "weight_average": ("float", "keep an exponential moving average of the weights with this decay, in [0, 1) "
+                                "(like 0.999), and measure, pick and save it instead of the weights; 0: off"),
     "batch_size": ("str", "examples per step, or 'full' for full-batch descent"),
     "epochs": ("int", "passes over the training set (with --resume: the total)"),
     "patience": ("int", "stop after this many epochs without a better monitored metric"),
@@ -134,6 +136,7 @@ def check(settings):
             ("weight_decay", settings["weight_decay"] >= 0, "must be >= 0"),
             ("dropout", 0 <= settings["dropout"] < 1, "must be in [0, 1)"),
             ("label_smoothing", 0 <= settings["label_smoothing"] < 1, "must be in [0, 1)"),
+            ("weight_average", 0 <= settings["weight_average"] < 1, "must be in [0, 1)"),
             ("hidden", settings["hidden"] >= 1, "must be at least 1"),
             ("print_every", settings["print_every"] >= 1, "must be at least 1"),
             ("warmup", settings["warmup"] >= 0, "must be >= 0"),
