@@ -79,8 +79,9 @@ def plain_loop(settings, epochs):
     return epoch_ends
 
 
-def test_the_saved_weights_are_the_best_epochs_average_of_every_steps_weights(tmp_path, toy_data):
+def test_the_saved_weights_are_the_best_epochs_average_of_every_steps_weights(tmp_path, toy_data, capsys):
     assert cli.main(["train", *FLAGS, "--weight-average", str(DECAY), "--out", str(tmp_path / "m.npz")]) == 0
+    assert "the saved weights are the moving average's" in capsys.readouterr().out
     settings = resolve({"layers": "16,8,3", "epochs": 4, "batch_size": 20, "optimizer": "sgd", "lr": 0.3,
                         "momentum": 0.9, "train_size": 60, "seed": 4, "weight_average": DECAY})
     expected = plain_loop(settings, epochs=4)
@@ -180,8 +181,9 @@ def test_a_decay_outside_0_1_is_refused_in_one_line(tmp_path, toy_data, capsys, 
     assert not (tmp_path / "m.npz").exists()
 
 
-def test_off_by_default_keeps_no_average(tmp_path, toy_data):
+def test_off_by_default_keeps_no_average(tmp_path, toy_data, capsys):
     assert cli.main(["train", *FLAGS, "--out", str(tmp_path / "off.npz")]) == 0
+    assert "average" not in capsys.readouterr().out
     assert cli.main(["train", *FLAGS, "--weight-average", "0", "--out", str(tmp_path / "zero.npz")]) == 0
     off, zero = saved_arrays(tmp_path / "off.npz"), saved_arrays(tmp_path / "zero.npz")
     assert not [key for key in off if key.startswith("optimizer.average")], sorted(off)

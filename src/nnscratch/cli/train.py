@@ -1,8 +1,8 @@
 """nnscratch train: build a network from flags or a preset, train it with progress, save it, evaluate it.
 
 The model goes to one .npz file and its history to a JSON file beside it. The file's weights are those of the
-best epoch by the monitored validation metric; the file also keeps what --resume needs to go on exactly as an
-unbroken run would. The destination is checked before any data is loaded. Ctrl-C stops at once and still saves
+best epoch by the monitored validation metric (with --weight-average, the moving average's); the file also keeps
+what --resume needs to go on exactly as an unbroken run would. The destination is checked before any data is loaded. Ctrl-C stops at once and still saves
 the best model so far; the model is saved before it is evaluated, and a second Ctrl-C cannot stop the save.
 """
 import os
@@ -16,6 +16,8 @@ from .console import ConsoleProgress, banner, percent, results_table
 
 TRAINING_LOSS_LEGEND = ("The epoch lines show the mean loss over each epoch's batches, with dropout on and the "
                         "weights still changing; the table measures the saved weights in evaluation mode.")
+AVERAGE_LEGEND = ("With --weight-average, the validation figures on the epoch lines and the saved weights are the "
+                  "moving average's.")
 
 
 def add_parser(subparsers):
@@ -85,6 +87,8 @@ def run(args):
         return 130
     print("\n" + results_table([(name.capitalize(), result) for name, result in results.items()]))
     print(TRAINING_LOSS_LEGEND)
+    if settings["weight_average"]:
+        print(AVERAGE_LEGEND)
     if settings["evaluate_before"]:
         report("After training", results["test"])
     if training.rejected:
