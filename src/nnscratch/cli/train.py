@@ -1,9 +1,10 @@
 """nnscratch train: build a network from flags or a preset, train it with progress, save it, evaluate it.
 
-The model goes to one .npz file and its history to a JSON file beside it. The file's weights are those of the
-best epoch by the monitored validation metric (with --weight-average, the moving average's); the file also keeps
-what --resume needs to go on exactly as an unbroken run would. The destination is checked before any data is loaded. Ctrl-C stops at once and still saves
-the best model so far; the model is saved before it is evaluated, and a second Ctrl-C cannot stop the save.
+The model goes to one .npz file and its history to a JSON file beside it. The file's weights are those of the best
+epoch by the monitored validation metric (with --weight-average, the moving average's); the file also keeps what
+--resume needs to go on exactly as an unbroken run would. The destination is checked before any data is loaded.
+Ctrl-C stops at once and still saves the best model so far; the model is saved before it is evaluated, and a
+second Ctrl-C cannot stop the save.
 """
 import os
 import sys

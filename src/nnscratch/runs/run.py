@@ -4,10 +4,10 @@ all take.
 ``Run.start(settings, out)`` checks the settings and the destination before anything slow, loads the data and
 builds the network; ``run.train(callbacks)`` fits it, keeping the best epoch's weights (``EarlyStopping`` on the
 ``monitor`` setting) and what a resumed run needs (``ResumePoint``); with ``weight_average``, each epoch is
-measured and judged by the moving average of the weights, and the best epoch's average is kept; ``run.save()`` writes the model and its
-history atomically, shielded from a second Ctrl-C, and never replaces an existing file with a model at chance
-accuracy; ``run.evaluate()`` measures every split and records the results in both files. Initialisation,
-shuffling and dropout draw from three independent streams spawned from the one seed.
+measured and judged by the moving average of the weights, and the best epoch's average is kept; ``run.save()``
+writes the model and its history atomically, shielded from a second Ctrl-C, and never replaces an existing file
+with a model at chance accuracy; ``run.evaluate()`` measures every split and records the results in both files.
+Initialisation, shuffling and dropout draw from three independent streams spawned from the one seed.
 """
 import math
 import os
@@ -113,16 +113,18 @@ class Run:
     def train(self, callbacks=()):
         """Fit for the epochs left, telling ``callbacks`` as it goes; returns the history. The best epoch's
         weights (with ``weight_average``: the best epoch's average) are in the model afterwards."""
-        measures = [MeasureEachEpoch(prefix, *check_data(self.model, *split), measure)
-                    for prefix, split, wanted in [("val", self.data.validation, True),
-                                                  ("test", self.data.test, self.settings["report_test_each_epoch"])]
-                    if split is not None and wanted]
-        judges = [*measures, self.early_stopping]  # what they see is what would be saved
-        if self.average is not None:
-            judges = [self.average, SeenAveraged(self.average, judges)]
+        measures = []
+        if self.data.validation is not None:
+            measures.append(MeasureEachEpoch("val", *check_data(self.model, *self.data.validation), measure))
+        if self.settings["report_test_each_epoch"]:
+            measures.append(MeasureEachEpoch("test", *check_data(self.model, *self.data.test), measure))
+        judges = [self.early_stopping]
+        if self.average is not None:  # measured and judged as it would be saved; trained from the own weights
+            measures = [self.average, SeenAveraged(self.average, measures)]
+            judges = [SeenAveraged(self.average, judges)]
         fit(self.model, *self.data.train, self.loss, self.optimizer, epochs=self.epochs_left,
             batch_size=self.batch_size, shuffle=self.settings["shuffle"],
-            callbacks=[*judges, *callbacks, self.resume_point], rng=self.shuffle_rng,
+            callbacks=[*measures, *callbacks, self.resume_point, *judges], rng=self.shuffle_rng,
             history=self.history, transform=build_transform(self.settings))
         return self.history
 
