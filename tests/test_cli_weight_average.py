@@ -81,7 +81,9 @@ def plain_loop(settings, epochs):
 
 def test_the_saved_weights_are_the_best_epochs_average_of_every_steps_weights(tmp_path, toy_data, capsys):
     assert cli.main(["train", *FLAGS, "--weight-average", str(DECAY), "--out", str(tmp_path / "m.npz")]) == 0
-    assert "the saved weights are the moving average's" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "the saved weights are the moving average's" in printed
+    assert f"weight-average {DECAY}" in printed                          # the banner shows it when it is on
     settings = resolve({"layers": "16,8,3", "epochs": 4, "batch_size": 20, "optimizer": "sgd", "lr": 0.3,
                         "momentum": 0.9, "train_size": 60, "seed": 4, "weight_average": DECAY})
     expected = plain_loop(settings, epochs=4)

@@ -41,7 +41,8 @@ def applicable_settings(settings):
              *(["betas"] if settings["optimizer"] != "sgd" else []), "weight_decay",
              "schedule", *(["warmup"] if settings["warmup"] else []), "batch_size", "epochs", "loss",
              *(["label_smoothing"] if settings.get("label_smoothing") else []),
-             *(["hidden", "batch_norm"] if cnn else ["init"]), "dropout", "augment", "shuffle",
+             *(["hidden", "batch_norm"] if cnn else ["init"]), "dropout",
+             *(["weight_average"] if settings.get("weight_average") else []), "augment", "shuffle",
              *(["patience"] if settings["patience"] is not None else []), "monitor", "seed"]
     return [(name, settings[name]) for name in names if name in settings]
 
