@@ -47,7 +47,7 @@ def train_nnscratch(steps, eval_size):
     settings, data = training_data()
     model = get_preset("cnn-best").build()
     loss, optimizer = build_loss(settings), build_optimizer(settings, model)
-    with model.mode(training=True), products_on_the_pool():
+    with model.mode(training=True), products_on_the_pool(model):
         for x, y in batches(data, settings, steps):
             nn.train_step(model, x, y, loss, optimizer)
     for _, (x, y) in measured_splits(data, eval_size):

@@ -7,6 +7,9 @@ import nnscratch as nn
 from nnscratch.layers import BatchNorm, Conv2D, Flatten, Linear, MaxPool2D, ReLU, windows
 
 
+CONVOLUTIONAL = nn.Sequential(Conv2D(1, 2, 3, rng=0), MaxPool2D(2))
+
+
 @pytest.fixture
 def two_threads():
     windows.set_threads(2)
@@ -21,7 +24,7 @@ def test_matmul_on_the_pool_gives_numpys_product(shape, two_threads):
     a = rng.standard_normal((rows, inner)).astype(np.float32)
     b = rng.standard_normal((inner, columns)).astype(np.float32)
     expected = a.astype(np.float64) @ b.astype(np.float64)
-    with windows.products_on_the_pool():
+    with windows.products_on_the_pool(CONVOLUTIONAL):
         first = windows.matmul(a, b)
         second = windows.matmul(a, b, out=np.full((rows, columns), np.nan, np.float32))
     np.testing.assert_allclose(first, expected, rtol=1e-4, atol=1e-3 * np.sqrt(inner))
@@ -33,7 +36,7 @@ def test_matmul_splits_transposed_operands_into_the_right_blocks(two_threads):
     rng = np.random.default_rng(1)
     a = rng.standard_normal((3000, 900)).astype(np.float32)
     g = rng.standard_normal((3000, 700)).astype(np.float32)
-    with windows.products_on_the_pool():
+    with windows.products_on_the_pool(CONVOLUTIONAL):
         tall = windows.matmul(a.T, g)                  # (900, 700): split over a.T's rows, columns of a
         wide = windows.matmul(g.T, a)                  # (700, 900): split over a's columns
     np.testing.assert_allclose(tall, a.T.astype(np.float64) @ g, rtol=1e-4, atol=1e-2)
@@ -47,16 +50,31 @@ def test_products_on_the_pool_runs_openblas_alone_and_gives_its_threads_back(two
     before = get()
     set_(2)
     try:
-        with windows.products_on_the_pool():
+        with windows.products_on_the_pool(CONVOLUTIONAL):
             assert get() == 1
-            with windows.products_on_the_pool():          # nested: still one, and not restored too early
+            with windows.products_on_the_pool(CONVOLUTIONAL):          # nested: still one, and not restored too early
                 assert get() == 1
             assert get() == 1
         assert get() == 2
         with pytest.raises(RuntimeError):
-            with windows.products_on_the_pool():
+            with windows.products_on_the_pool(CONVOLUTIONAL):
                 raise RuntimeError("an error inside")
         assert get() == 2
+    finally:
+        set_(before)
+
+
+def test_a_network_of_dense_layers_keeps_openblas_s_threads(two_threads):
+    get, set_ = windows.openblas_threads()
+    before = get()
+    set_(2)
+    try:
+        dense = nn.Network([784, 100, 10], rng=0)
+        with windows.products_on_the_pool(dense):
+            assert get() == 2
+            a = np.ones((4096, 784), np.float32)
+            np.testing.assert_array_equal(windows.matmul(a, dense.layers[0].params["W"]),
+                                          np.matmul(a, dense.layers[0].params["W"]))
     finally:
         set_(before)
 
@@ -68,7 +86,7 @@ def test_with_one_thread_openblas_keeps_its_threads():
     set_(2)
     try:
         windows.set_threads(1)
-        with windows.products_on_the_pool():
+        with windows.products_on_the_pool(CONVOLUTIONAL):
             assert get() == 2
     finally:
         windows.set_threads(None)

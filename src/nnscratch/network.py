@@ -89,7 +89,7 @@ class Sequential(Layer):
     def predict_output(self, x, batch_size=EVAL_BATCH_SIZE):
         """The raw output in eval mode, computed in batches in the model's dtype; the training mode is restored."""
         x = np.asarray(x).astype(self.dtype, copy=False)
-        with self.mode(training=False), products_on_the_pool():
+        with self.mode(training=False), products_on_the_pool(self):
             return np.concatenate([self.forward(x[start:start + batch_size])
                                    for start in range(0, max(len(x), 1), batch_size)])
 

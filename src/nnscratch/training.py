@@ -74,7 +74,7 @@ def evaluate(model, x, y, loss=None, batch_size=EVAL_BATCH_SIZE):
 def measure(model, x, y, loss=None, batch_size=EVAL_BATCH_SIZE):
     """``evaluate`` for data already checked."""
     total_loss, correct = 0.0, 0
-    with model.mode(training=False), products_on_the_pool():
+    with model.mode(training=False), products_on_the_pool(model):
         for start in range(0, len(x), batch_size):
             output = model.forward(x[start:start + batch_size])
             target = y[start:start + batch_size]
@@ -123,7 +123,7 @@ def fit(model, x, y, loss, optimizer, epochs=10, batch_size=32, shuffle=True, va
     state.epoch = state.first_epoch
     divergence = DivergenceWatch()
     notify(callbacks, "on_train_begin", state)
-    with model.mode(training=True), data_gradient_skipped(model), products_on_the_pool(), \
+    with model.mode(training=True), data_gradient_skipped(model), products_on_the_pool(model), \
             np.errstate(over="ignore", invalid="ignore"):
         try:
             while state.epoch < state.last_epoch and not state.stop:

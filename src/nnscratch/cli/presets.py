@@ -24,6 +24,9 @@ def run(args):
     print(tabulate(rows, headers=["preset", "reproduces", "expected", "measured (test, wall time)"],
                    tablefmt="simple", maxcolwidths=[None, 60, None, 30]))
     print("\nMeasured: test accuracy on MNIST of the epoch chosen by validation accuracy, where the preset holds out "
-          "a validation set\n(otherwise of the last epoch; lines: 10,000 fresh images); wall time for the whole command on a shared two-core machine with one BLAS thread, so "
-          "approximate.\nDetails: nnscratch presets NAME; train one: nnscratch train --preset NAME")
+          "a validation set\n(otherwise of the last epoch; lines: 10,000 fresh images); wall time for the whole "
+          "command on a two-core machine, so approximate.\nSeveral models answer as one ensemble, their "
+          "probabilities averaged: nnscratch evaluate A.npz B.npz C.npz.\nThree cnn-best networks (seeds 0, 1, 2; "
+          "29 min of training in all): 99.58 %; all five of seeds 0-4: 99.60 %.\n"
+          "Details: nnscratch presets NAME; train one: nnscratch train --preset NAME")
     return 0

@@ -30,6 +30,7 @@ class Layer:
     """
 
     needs_input_grad = True  # False: backward may skip dL/dx, as for the first layer, whose x is the data
+    works_on_the_pool = False  # True: its element-wise work runs on windows.py's threads (convolution, pooling)
 
     def __init__(self):
         self.params = {}

@@ -22,6 +22,8 @@ class Conv2D(Layer):
     OH = (H + 2·padding - kh) // stride + 1, and likewise OW.
     """
 
+    works_on_the_pool = True
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, init="he",
                  bias_init="zeros", rng=None, dtype=np.float32):
         super().__init__()

@@ -15,6 +15,8 @@ from .windows import (as_batch_innermost, batch_first, batch_innermost, max_over
 class Pool2D(Layer):
     """What the poolings share: kernel, stride (the kernel size unless given), shape checks and config."""
 
+    works_on_the_pool = True
+
     def __init__(self, kernel_size=2, stride=None):
         super().__init__()
         self.kernel_size = pair(kernel_size, "kernel_size")

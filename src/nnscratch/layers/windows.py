@@ -188,16 +188,20 @@ def openblas_threads():
 
 
 @contextmanager
-def products_on_the_pool():
-    """Within the block, OpenBLAS runs single-threaded and ``matmul`` splits each large product over
-    ``in_parallel``'s threads; on leaving, OpenBLAS gets its threads back. Plain: nothing at all, OpenBLAS's
-    own threads doing the products.
+def products_on_the_pool(model):
+    """Within the block, for a ``model`` with layers that work on the pool (convolutions, poolings), OpenBLAS
+    runs single-threaded and ``matmul`` splits each large product over ``in_parallel``'s threads; on leaving,
+    OpenBLAS gets its threads back. Plain: nothing at all, OpenBLAS's own threads doing the products.
 
     Why: after a product, OpenBLAS's threads keep spinning for a while, waiting for the next one, on the very
     cores where the element-wise work between the products runs; one set of threads for both removes that
-    contention (a training step of the ``cnn-best`` network: 45 ms with two sets, 40 ms with one). With one
-    thread (``set_threads(1)``), or under another BLAS, the block changes nothing."""
-    blas = openblas_threads() if threads() > 1 else None
+    contention (a training step of the ``cnn-best`` network: 44.8 ms with two sets, 42.5 ms with one). A network
+    of dense layers has little work between its small products, which OpenBLAS's own waiting threads start
+    sooner (the 784-100-10 network trains 45 % slower on the pool), so it keeps them. With one thread
+    (``set_threads(1)``), or under another BLAS, the block changes nothing."""
+    layers = getattr(model, "layers", [model])
+    on_the_pool = any(getattr(layer, "works_on_the_pool", False) for layer in layers)
+    blas = openblas_threads() if on_the_pool and threads() > 1 else None
     if blas is None:
         yield
         return
