@@ -100,23 +100,24 @@ def layer_profile(x, y, steps=30):
     model.layers[0].needs_input_grad = False  # the data needs no gradient, as in fit
     optimizer, loss = nn.Adam(model, lr=1e-3), nn.SoftmaxCrossEntropy()
     forward, backward, update = np.zeros(len(model)), np.zeros(len(model)), 0.0
-    for step in range(steps + 3):                     # three warm-up steps are not counted
-        counted = step >= 3
-        start = (step * BATCH_SIZE) % max(1, len(x) - BATCH_SIZE)
-        rows = slice(start, start + BATCH_SIZE)
-        output = x[rows]
-        for position, layer in enumerate(model):
+    with windows.products_on_the_pool(model):      # as in fit: OpenBLAS single-threaded, products on the pool
+        for step in range(steps + 3):                 # three warm-up steps are not counted
+            counted = step >= 3
+            start = (step * BATCH_SIZE) % max(1, len(x) - BATCH_SIZE)
+            rows = slice(start, start + BATCH_SIZE)
+            output = x[rows]
+            for position, layer in enumerate(model):
+                started = time.perf_counter()
+                output = layer.forward(output)
+                forward[position] += counted * (time.perf_counter() - started)
+            _, grad = loss(output, y[rows])
+            for position in reversed(range(len(model))):
+                started = time.perf_counter()
+                grad = model[position].backward(grad)
+                backward[position] += counted * (time.perf_counter() - started)
             started = time.perf_counter()
-            output = layer.forward(output)
-            forward[position] += counted * (time.perf_counter() - started)
-        _, grad = loss(output, y[rows])
-        for position in reversed(range(len(model))):
-            started = time.perf_counter()
-            grad = model[position].backward(grad)
-            backward[position] += counted * (time.perf_counter() - started)
-        started = time.perf_counter()
-        optimizer.step()
-        update += counted * (time.perf_counter() - started)
+            optimizer.step()
+            update += counted * (time.perf_counter() - started)
     scale = 1000.0 / steps
     rows = [(f"{position} {type(layer).__name__}", forward[position] * scale, backward[position] * scale)
             for position, layer in enumerate(model)]
