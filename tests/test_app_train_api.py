@@ -436,9 +436,11 @@ def test_a_run_through_the_api_gives_the_same_weights_as_the_cli(server, tmp_pat
 # ---- Ctrl-C ---------------------------------------------------------------------------------------------------
 
 def test_ctrl_c_on_the_server_during_a_run_saves_it(tmp_path):
+    # A shell's background job ignores Ctrl-C, and so would the server it starts: give the server the default.
     process = subprocess.Popen([sys.executable, "-m", "nnscratch", "draw", "--port", "0"], cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         lines = [process.stdout.readline(), process.stdout.readline()]
         assert "opens on Train" in lines[0], lines

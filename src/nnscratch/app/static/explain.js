@@ -50,12 +50,19 @@
   const $ = (id) => document.getElementById(id);
   let ablated = null;     // {layer, unit} chosen in the ablation lab
 
+  // Bumped whenever the model or the member changes: an answer to a request made before is dropped, so that a
+  // slow answer about the last member never overwrites the views of this one.
+  let generation = 0;
+  class Stale extends Error {}
+
   async function api(path, body) {
     const options = body === undefined ? {} :
       {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)};
     const which = member === null ? "" : `${path.includes("?") ? "&" : "?"}member=${member}`;
+    const asked = generation;
     const response = await fetch(`/api/explain${path}${which}`, options);
     const answer = await response.json();
+    if (asked !== generation) throw new Stale("answer for another model");
     if (!response.ok) throw new Error(answer.error || `HTTP ${response.status}`);
     return answer;
   }
@@ -159,7 +166,7 @@
 
   async function layers() {
     const answer = await api("/activations", {pixels});
-    weights = weights || await api("/weights").catch(() => null);
+    weights = weights || await api("/weights").catch((error) => { if (error instanceof Stale) throw error; return null; });
     const container = $("x-layers");
     container.replaceChildren();
     for (const layer of answer.layers) {
@@ -240,7 +247,7 @@
     draw($("x-untrained"), answer.saliency, true);
   }
 
-  function report(error) { $("x-why").textContent = String(error.message || error); }
+  function report(error) { if (!(error instanceof Stale)) $("x-why").textContent = String(error.message || error); }
 
   // The views are computed only while the Look inside view is open: a digit drawn elsewhere is kept, and
   // explained when the view opens.
@@ -260,13 +267,16 @@
     stale = false;
     if (!mistakesShown) {
       mistakesShown = true;
-      mistakes().catch(() => { $("x-confusion").textContent = "no test digits for this model"; });
+      mistakes().catch((error) => {
+        if (!(error instanceof Stale)) $("x-confusion").textContent = "no test digits for this model";
+      });
     }
     if (pixels) Promise.all([explain(), layers(), neighbours()]).catch(report);
   }
 
   // A new model (or another member of the ensemble): forget what was fetched for the last one.
   function restart() {
+    generation += 1;
     weights = null;
     ablated = null;
     explained = null;
