@@ -1,17 +1,20 @@
 """`nnscratch train --weight-average D`: each epoch measured and judged by the moving average of the weights,
 the best epoch's average saved, the average resumed exactly; checked against a plain loop of training steps."""
 import json
-from contextlib import contextmanager
+import os
+import sys
 
 import numpy as np
 import pytest
 
 from nnscratch import cli
-from nnscratch.cli import console
 from nnscratch.presets import build_loss, build_model, build_optimizer
 from nnscratch.runs import TrainingData, random_streams, resolve
 from nnscratch.serialization import load_model
 from nnscratch.training import evaluate, train_step
+
+sys.path.insert(0, os.path.dirname(__file__))
+from test_cli_train import ctrl_c_at  # noqa: E402
 
 DECAY = 0.9
 FLAGS = ["--layers", "16,8,3", "--epochs", "4", "--batch-size", "20", "--optimizer", "sgd", "--lr", "0.3",
@@ -127,23 +130,6 @@ def test_without_a_validation_set_the_last_epochs_average_is_saved(tmp_path, toy
     for name in weights:
         np.testing.assert_array_equal(saved[f"param.{name}"], saved[f"optimizer.average.{name}"], err_msg=name)
         assert not np.array_equal(saved[f"param.{name}"], saved[f"optimizer.resume.{name}"]), name
-
-
-@contextmanager
-def ctrl_c_at(epoch, step):
-    """Ctrl-C after batch ``step`` of epoch ``epoch`` (both counted from 0)."""
-    original = console.ConsoleProgress.on_batch_end
-
-    def interrupting(self, state):
-        original(self, state)
-        if (state.epoch, state.step - 1) == (epoch, step):
-            raise KeyboardInterrupt
-
-    console.ConsoleProgress.on_batch_end = interrupting
-    try:
-        yield
-    finally:
-        console.ConsoleProgress.on_batch_end = original
 
 
 @pytest.mark.parametrize("cut", ["after epoch 2", "ctrl-c in epoch 3"])
