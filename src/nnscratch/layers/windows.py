@@ -5,7 +5,9 @@ function's docstring gives the plain NumPy it stands for, and the tests check on
 tricks: a batch is stored channel by channel with the batch innermost, (C, H, W, N), so that a window offset
 picks out long contiguous runs; scratch arrays are reused from step to step (``Workspace``); the work between
 the matrix products is split over blocks of channels and run on a small pool of threads (``in_parallel``),
-in blocks small enough to stay in the cache (``in_cache_sized_blocks``); max pooling records its argmax without a branch.
+in blocks small enough to stay in the cache (``in_cache_sized_blocks``); during training and evaluation the
+products themselves run on that same pool, OpenBLAS single-threaded (``products_on_the_pool``, ``matmul``);
+max pooling records its argmax without a branch.
 """
 import ctypes
 import glob
