@@ -60,6 +60,25 @@ def ctrl_c_at(epoch, step):
         console.ConsoleProgress.on_batch_end = original
 
 
+def cut_four_epochs(flags, out, cut):
+    """A run of 4 epochs cut short: stopped "after epoch 2", or by a "ctrl-c in epoch 3"."""
+    if cut == "after epoch 2":
+        assert cli.main(["train", *flags, "--epochs", "2", "--out", str(out)]) == 0
+    else:
+        with ctrl_c_at(epoch=2, step=1):
+            assert cli.main(["train", *flags, "--epochs", "4", "--out", str(out)]) == 130
+
+
+def resume_to_four_epochs(out, reference, capsys):
+    """Resume the cut run to 4 epochs and check every saved array against the unbroken run's ``reference``."""
+    assert cli.main(["train", "--resume", str(out), "--epochs", "4", "--quiet"]) == 0
+    assert "Training for 2 epochs (from epoch 3)" in capsys.readouterr().out
+    resumed = saved_arrays(out)
+    assert sorted(resumed) == sorted(reference)
+    for key, value in reference.items():
+        np.testing.assert_array_equal(resumed[key], value, err_msg=key)
+
+
 def train(tmp_path, *extra):
     return cli.main(["train", *TINY, "--out", str(tmp_path / "m.npz"), *extra])
 
@@ -186,17 +205,8 @@ def test_resume_with_validation_gives_the_files_of_an_unbroken_run(tmp_path, toy
         f"epoch before the last, got best {one_metadata['best_epoch']} of {one_metadata['epochs_trained']}"
     best, last = reference["param.0.W"], reference["optimizer.resume.0.W"]
     assert not np.array_equal(best, last), "the best and the last epoch's weights should differ"
-    if cut == "after epoch 2":
-        assert cli.main(["train", *flags, "--epochs", "2", "--out", str(tmp_path / "cut.npz")]) == 0
-    else:
-        with ctrl_c_at(epoch=2, step=1):
-            assert cli.main(["train", *flags, "--epochs", "4", "--out", str(tmp_path / "cut.npz")]) == 130
-    assert cli.main(["train", "--resume", str(tmp_path / "cut.npz"), "--epochs", "4", "--quiet"]) == 0
-    assert "Training for 2 epochs (from epoch 3)" in capsys.readouterr().out
-    resumed = saved_arrays(tmp_path / "cut.npz")
-    assert sorted(resumed) == sorted(reference)
-    for key, value in reference.items():
-        np.testing.assert_array_equal(resumed[key], value, err_msg=key)
+    cut_four_epochs(flags, tmp_path / "cut.npz", cut)
+    resume_to_four_epochs(tmp_path / "cut.npz", reference, capsys)
     _, metadata = load_model(tmp_path / "cut.npz")
     for key in ("best_epoch", "epochs_trained", "validation_accuracy", "test_accuracy", "train_accuracy"):
         assert metadata[key] == one_metadata[key], f"{key}: resumed {metadata[key]}, unbroken {one_metadata[key]}"

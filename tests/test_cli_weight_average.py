@@ -14,7 +14,7 @@ from nnscratch.serialization import load_model
 from nnscratch.training import evaluate, train_step
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_cli_train import ctrl_c_at  # noqa: E402
+from test_cli_train import cut_four_epochs, resume_to_four_epochs  # noqa: E402
 
 DECAY = 0.9
 FLAGS = ["--layers", "16,8,3", "--epochs", "4", "--batch-size", "20", "--optimizer", "sgd", "--lr", "0.3",
@@ -139,18 +139,9 @@ def test_a_resumed_run_continues_the_average_bit_for_bit(tmp_path, toy_data, cap
     reference = saved_arrays(tmp_path / "one.npz")
     _, one_metadata = load_model(tmp_path / "one.npz")
     assert one_metadata["best_epoch"] < 4, "the test needs a best epoch before the last"
-    if cut == "after epoch 2":
-        assert cli.main(["train", *flags, "--epochs", "2", "--out", str(tmp_path / "cut.npz")]) == 0
-    else:
-        with ctrl_c_at(epoch=2, step=1):
-            assert cli.main(["train", *flags, "--out", str(tmp_path / "cut.npz")]) == 130
+    cut_four_epochs(flags, tmp_path / "cut.npz", cut)
     assert int(saved_arrays(tmp_path / "cut.npz")["optimizer.average_updates"]) == 2 * STEPS_PER_EPOCH
-    assert cli.main(["train", "--resume", str(tmp_path / "cut.npz"), "--epochs", "4", "--quiet"]) == 0
-    assert "Training for 2 epochs (from epoch 3)" in capsys.readouterr().out
-    resumed = saved_arrays(tmp_path / "cut.npz")
-    assert sorted(resumed) == sorted(reference)
-    for key, value in reference.items():
-        np.testing.assert_array_equal(resumed[key], value, err_msg=key)
+    resume_to_four_epochs(tmp_path / "cut.npz", reference, capsys)
     _, metadata = load_model(tmp_path / "cut.npz")
     without_seconds = [{**record, "seconds": None} for record in metadata["training"]["history"]["epochs"]]
     assert without_seconds == [{**record, "seconds": None}
