@@ -17,6 +17,11 @@ def away_from_zero(shape):
     return x + np.sign(x) * 0.1
 
 
+def spectral_conv(conv):
+    conv.method = "spectral"
+    return conv
+
+
 CASES = {
     "Linear": (lambda: nn.Linear(5, 4, init="glorot", bias_init="normal", rng=1), (3, 5)),
     "Sigmoid": (nn.Sigmoid, (3, 5)),
@@ -32,6 +37,8 @@ CASES = {
     "Conv2D": (lambda: layers.Conv2D(2, 3, 3, padding=1, bias_init="normal", rng=1), (2, 2, 5, 5)),
     "Conv2D, strided": (lambda: layers.Conv2D(2, 3, (3, 2), stride=2, rng=1), (2, 2, 6, 5)),
     "Conv2D, stride 2 and padding 2": (lambda: layers.Conv2D(2, 3, 5, stride=2, padding=2, rng=1), (2, 2, 8, 8)),
+    "Conv2D, by the convolution theorem": (lambda: spectral_conv(layers.Conv2D(2, 3, (3, 2), padding=1, rng=1)),
+                                           (2, 2, 5, 6)),
     "MaxPool2D": (layers.MaxPool2D, (2, 3, 4, 4)),
     "AvgPool2D": (lambda: layers.AvgPool2D(3, stride=1), (2, 2, 4, 5)),
     "GlobalAvgPool": (layers.GlobalAvgPool, (2, 3, 4, 4)),

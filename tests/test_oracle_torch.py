@@ -103,13 +103,17 @@ def test_optimizers_follow_torch_for_five_steps(name, make, make_torch):
     np.testing.assert_allclose(model[0].params["b"], b_t.detach().numpy(), rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("kernel, stride, padding", [(3, 1, 1), (3, 2, 0), (5, 2, 2)])
-def test_conv_pool_relu_agree_with_autograd(kernel, stride, padding):
-    """Conv2D (the strides and paddings the presets use), MaxPool2D, ReLU, AvgPool2D, in float64."""
+@pytest.mark.parametrize("kernel, stride, padding, method", [(3, 1, 1, "unrolled"), (3, 2, 0, "unrolled"),
+                                                        (5, 2, 2, "unrolled"), (5, 1, 0, "spectral"),
+                                                        (3, 1, 1, "spectral")])
+def test_conv_pool_relu_agree_with_autograd(kernel, stride, padding, method):
+    """Conv2D (the strides and paddings the presets use, by unrolled windows and by the convolution theorem),
+    MaxPool2D, ReLU, AvgPool2D, in float64."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((4, 2, 13, 13))
     conv = nn.layers.Conv2D(2, 5, kernel, stride=stride, padding=padding, bias_init="normal", rng=1,
                             dtype=np.float64)
+    conv.method = method
     model = nn.Sequential(conv, nn.layers.MaxPool2D(2), nn.ReLU(), nn.layers.AvgPool2D(2, stride=1))
     output = model.forward(x)
     grad_output = rng.standard_normal(output.shape)

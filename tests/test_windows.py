@@ -126,3 +126,41 @@ def test_fit_gives_the_same_bits_with_the_pool_and_without():
 
     for number, (alone, pooled) in enumerate(zip(train(1), train(2))):
         np.testing.assert_array_equal(alone, pooled, err_msg=f"parameter {number} differs")
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_weight_gradient_sums_blocks_of_columns_the_same_way_with_any_number_of_threads(threads):
+    """A first layer's 24·24·128 columns: the sum of block products, the same bits whatever the threads."""
+    rng = np.random.default_rng(5)
+    cols = rng.standard_normal((26, 24 * 24 * 128)).astype(np.float32)
+    grad = rng.standard_normal((32, 24 * 24 * 128)).astype(np.float32)
+    expected = grad.astype(np.float64) @ cols.astype(np.float64).T
+    windows.set_threads(threads)
+    try:
+        with windows.products_on_the_pool(CONVOLUTIONAL):
+            pooled = windows.weight_gradient(cols, grad)
+        alone = windows.weight_gradient(cols, grad)
+    finally:
+        windows.set_threads(None)
+    assert pooled.shape == (32, 26) and pooled.dtype == np.float32
+    np.testing.assert_allclose(pooled, expected, rtol=1e-4, atol=1e-3 * np.sqrt(cols.shape[1]))
+    np.testing.assert_array_equal(pooled, alone)
+    blocks = range(0, cols.shape[1], windows.SUM_BLOCK)
+    in_order = sum(cols[:, start:start + windows.SUM_BLOCK] @ grad[:, start:start + windows.SUM_BLOCK].T
+                   for start in blocks)
+    np.testing.assert_array_equal(pooled, in_order.T)
+
+
+def test_in_parallel_raises_a_part_s_error_and_runs_nested_calls_whole(two_threads):
+    def fail_in_the_second_part(first, last):
+        if first > 0:
+            raise ZeroDivisionError(f"part {first}-{last}")
+
+    with pytest.raises(ZeroDivisionError, match="part 5-10"):
+        windows.in_parallel(fail_in_the_second_part, 10)
+    seen = []
+    windows.in_parallel(lambda first, last: windows.in_parallel(lambda a, b: seen.append((a, b)), last - first), 6)
+    assert sorted(seen) == [(0, 3), (0, 3)]                   # each part's own call ran whole, in its thread
+    total = np.zeros(8)
+    windows.in_parallel(lambda first, last: total.__setitem__(slice(first, last), 1), 8)
+    assert total.sum() == 8                                   # and the pool still works after an error

@@ -4,11 +4,14 @@ The forward pass unrolls each window into one column of a matrix X (im2col) and 
 single matrix product; the backward pass multiplies the other way round and folds the columns back onto the
 image they came from (col2im); the bias rides along as one more column of the kernel matrix, against a row of
 ones. Inputs are NCHW, as in PyTorch; how the windows are unrolled and folded quickly (the (C, H, W, N) layout
-underneath, reused workspaces, threads) is ``windows.py``'s business.
+underneath, reused workspaces, threads) is ``windows.py``'s business. On small maps with many channels the same
+function takes fewer multiply-adds by the convolution theorem (``spectral.py``); Conv2D counts both ways and
+takes the cheaper.
 """
 import numpy as np
 
 from ..initializers import as_generator, get_initializer
+from . import spectral
 from .base import Layer, register_layer
 from .windows import (Workspace, batch_first, batch_innermost, col2im, im2col, matmul, output_size, pad, pair,
                       unpad, weight_gradient)
@@ -23,6 +26,7 @@ class Conv2D(Layer):
     """
 
     works_on_the_pool = True
+    method = "auto"  # how forward computes: "unrolled" windows, "spectral" (stride 1), or "auto": the cheaper
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, init="he",
                  bias_init="zeros", rng=None, dtype=np.float32):
@@ -43,7 +47,21 @@ class Conv2D(Layer):
         self.params["b"] = get_initializer(bias_init)((self.out_channels,), rng, dtype)
         self.grads["W"] = np.zeros(self.params["W"].shape, dtype)
         self.grads["b"] = np.zeros(self.params["b"].shape, dtype)
-        self.workspace = Workspace()
+        self.workspace = Workspace(limit=16)
+
+    def chosen_method(self, padded_shape):
+        """"spectral" where it needs fewer multiply-adds than unrolling the windows (stride 1 only), or where
+        ``method`` asks for it; "unrolled" otherwise."""
+        if self.method != "auto":
+            if self.method == "spectral" and self.stride != (1, 1):
+                raise ValueError(f"Conv2D computes spectrally with stride 1 only, not {self.stride}")
+            return self.method
+        if self.stride != (1, 1):
+            return "unrolled"
+        channels, height, width, _ = padded_shape
+        unrolled, by_spectrum = spectral.multiply_adds(channels, self.out_channels, height, width,
+                                                       self.kernel_size, self.needs_input_grad)
+        return "spectral" if by_spectrum < unrolled else "unrolled"
 
     def kernel_matrix(self):
         """W as a (C_out, C_in·kh·kw) matrix: a free reshape, columns in im2col's (c, i, j) row order."""
@@ -75,6 +93,10 @@ class Conv2D(Layer):
         scratch = self.workspace.get if self.training else (lambda purpose, shape, dtype: np.zeros(shape, dtype))
         x_inner = pad(batch_innermost(x), self.padding, lambda shape, dtype: scratch("padded", shape, dtype))
         self.padded_shape = x_inner.shape
+        self.computed = self.chosen_method(x_inner.shape)
+        if self.computed == "spectral":
+            y, self.spectra = spectral.convolve(x_inner, self.params["W"], self.params["b"], scratch)
+            return batch_first(y)
         cols = self.unrolled_windows(x_inner, lambda shape, dtype: scratch("cols", shape, dtype))
         kernel_and_bias = np.concatenate([self.kernel_matrix(), self.params["b"][:, None]], axis=1)
         y = matmul(kernel_and_bias, cols)                                      # W X + b: (C_out, OH·OW·N)
@@ -86,6 +108,12 @@ class Conv2D(Layer):
         """With X the im2col matrix and G = dL/dy as a (C_out, OH·OW·N) matrix, y = W X + b gives
         dL/dW = G Xᵀ,  dL/db = Σ_columns G = G·1,  dL/dX = Wᵀ G, and dL/dx = col2im(dL/dX).
         The first two come out of one product: G [X; 1]ᵀ = [dL/dW | dL/db]."""
+        if self.computed == "spectral":
+            grad_W, grad_b, grad_padded = spectral.convolve_backward(
+                self.spectra, batch_innermost(grad_out), self.params["W"], self.needs_input_grad,
+                self.workspace.get)
+            self.grads["W"][...], self.grads["b"][...] = grad_W, grad_b
+            return None if grad_padded is None else batch_first(unpad(grad_padded, self.padding))
         if self.cols is None:                                                  # forward ran in eval mode
             self.cols = self.unrolled_windows(self.x_inner, np.empty)
         grad = batch_innermost(grad_out).reshape(self.out_channels, -1)        # free when it came from a layer here
@@ -101,7 +129,7 @@ class Conv2D(Layer):
         return batch_first(unpad(grad_padded, self.padding))
 
     def astype(self, dtype):
-        self.workspace = Workspace()
+        self.workspace = Workspace(limit=16)
         return super().astype(dtype)
 
     def config(self):

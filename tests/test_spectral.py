@@ -1,0 +1,136 @@
+"""Conv2D by the convolution theorem (layers/spectral.py) against the naive loops, PyTorch and Conv2D's unrolled
+windows; and Conv2D's choice between the two."""
+import numpy as np
+import pytest
+
+from naive_layers import conv2d, conv2d_backward
+from nnscratch.layers import Conv2D, spectral, windows
+
+CASES = [  # (in_channels, out_channels, kernel, padding, input height, input width)
+    (2, 3, 3, 0, 5, 5),
+    (3, 2, 3, 1, 6, 7),           # odd width: one mirrored column of frequencies; padding
+    (2, 2, (3, 2), 0, 7, 6),      # odd height, rectangular kernel
+    (4, 5, 5, 2, 9, 9),
+    (1, 2, 4, 0, 4, 4),           # the kernel as large as the map: one output pixel
+    (2, 3, 1, 0, 5, 4),
+]
+
+
+def make(case, method, dtype=np.float64, seed=0):
+    in_channels, out_channels, kernel, padding, height, width = case
+    rng = np.random.default_rng(seed)
+    conv = Conv2D(in_channels, out_channels, kernel, padding=padding, bias_init="normal", rng=rng, dtype=dtype)
+    conv.method = method
+    return conv, rng.standard_normal((3, in_channels, height, width)).astype(dtype)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_matches_naive_loops_in_float64(case):
+    conv, x = make(case, "spectral")
+    y = conv.forward(x)
+    assert conv.computed == "spectral"
+    np.testing.assert_allclose(y, conv2d(x, conv.params["W"], conv.params["b"], padding=conv.padding),
+                               rtol=1e-10, atol=1e-12)
+    grad_out = np.random.default_rng(1).standard_normal(y.shape)
+    grad_x = conv.backward(grad_out)
+    expected_x, expected_W, expected_b = conv2d_backward(x, conv.params["W"], grad_out, padding=conv.padding)
+    assert grad_x.shape == x.shape and grad_x.dtype == np.float64
+    np.testing.assert_allclose(grad_x, expected_x, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(conv.grads["W"], expected_W, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(conv.grads["b"], expected_b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_float32_agrees_with_pytorch_and_with_the_unrolled_windows(case):
+    torch = pytest.importorskip("torch")
+    conv, x = make(case, "spectral", dtype=np.float32)
+    unrolled, _ = make(case, "unrolled", dtype=np.float32)
+    reference = torch.nn.Conv2d(case[0], case[1], case[2], padding=case[3])
+    with torch.no_grad():
+        reference.weight.copy_(torch.from_numpy(conv.params["W"]))
+        reference.bias.copy_(torch.from_numpy(conv.params["b"]))
+    x_torch = torch.from_numpy(x).requires_grad_(True)
+    y_torch = reference(x_torch)
+    y = conv.forward(x)
+    assert y.dtype == np.float32 and y.shape == tuple(y_torch.shape), f"got {y.shape} {y.dtype}"
+    np.testing.assert_allclose(y, y_torch.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y, unrolled.forward(x), rtol=1e-5, atol=1e-5)
+    grad_out = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
+    y_torch.backward(torch.from_numpy(grad_out))
+    grad_x = conv.backward(grad_out)
+    assert grad_x.dtype == np.float32 and conv.grads["W"].dtype == np.float32
+    np.testing.assert_allclose(grad_x, x_torch.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(conv.grads["W"], reference.weight.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(conv.grads["b"], reference.bias.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("height, width", [(12, 12), (5, 5), (6, 7), (7, 6), (1, 4), (3, 1)])
+def test_the_kept_frequencies_hold_as_many_numbers_as_pixels_and_lose_nothing(height, width):
+    """A real map's spectrum, without the frequencies that mirror others, is H·W real numbers (the imaginary
+    parts of the frequencies that are their own mirror are always zero); A is then invertible on the maps."""
+    kept = spectral.kept_frequencies(height, width)
+    own_mirrors = [(i, j) for i, j in kept
+                   if (-i) % height == i and ((-j) % width == j)]
+    assert 2 * len(kept) - len(own_mirrors) == height * width
+    plan = spectral.Spectrum(height, width, (1, 1))
+    assert np.linalg.matrix_rank(plan.analysis) == height * width
+    x = np.random.default_rng(0).standard_normal(height * width)
+    np.testing.assert_allclose(plan.synthesis @ (plan.analysis @ x), x, atol=1e-12)   # a 1×1 kernel of one
+
+
+def test_multiply_adds_by_hand():
+    """The second convolution of the cnn preset: 32 maps of 12×12 to 64 of 8×8 with 5×5 kernels."""
+    unrolled, by_spectrum = spectral.multiply_adds(32, 64, 12, 12, (5, 5))
+    assert unrolled == 3 * 8 * 8 * 64 * 32 * 5 * 5 == 9_830_400
+    coefficients = 2 * (12 * 7 - 2 * 5)                  # 74 kept frequencies of 12×12 maps, real and imaginary
+    assert by_spectrum == (2 * coefficients * 144 * 32 + 2 * 64 * coefficients * 64
+                           + 3 * coefficients * 2 * 64 * 32) == 4_395_008
+    unrolled, by_spectrum = spectral.multiply_adds(32, 64, 12, 12, (5, 5), input_gradient=False)
+    assert (unrolled, by_spectrum) == (2 * 8 * 8 * 64 * 32 * 5 * 5, 4_395_008 - 148 * 144 * 32 - 148 * 2 * 64 * 32)
+
+
+def test_conv2d_takes_the_cheaper_way():
+    def computed(conv, shape):
+        conv.forward(np.zeros(shape, np.float32))
+        return conv.computed
+
+    assert computed(Conv2D(32, 64, 5), (2, 32, 12, 12)) == "spectral"          # the cnn presets' second conv
+    assert computed(Conv2D(1, 32, 5), (2, 1, 28, 28)) == "unrolled"            # one input channel
+    assert computed(Conv2D(24, 32, 3), (2, 24, 12, 12)) == "unrolled"          # cnn-fast's 3×3 kernels
+    assert computed(Conv2D(32, 64, 5, stride=2), (2, 32, 12, 12)) == "unrolled"
+    forced = Conv2D(32, 64, 5, stride=2)
+    forced.method = "spectral"
+    with pytest.raises(ValueError, match="stride 1 only"):
+        forced.forward(np.zeros((2, 32, 12, 12), np.float32))
+
+
+def test_backward_after_an_eval_mode_forward_and_without_the_input_gradient():
+    conv, x = make(CASES[3], "spectral")
+    grad_out = np.random.default_rng(4).standard_normal(conv.forward(x).shape)
+    grad_x, grad_W = conv.backward(grad_out), conv.grads["W"].copy()
+    conv.eval()
+    conv.forward(x)
+    np.testing.assert_allclose(conv.backward(grad_out), grad_x, rtol=1e-12)
+    np.testing.assert_allclose(conv.grads["W"], grad_W, rtol=1e-12)
+    conv.train()
+    conv.needs_input_grad = False
+    conv.forward(x)
+    assert conv.backward(grad_out) is None
+    np.testing.assert_allclose(conv.grads["W"], grad_W, rtol=1e-12)
+
+
+def test_the_same_bits_with_any_number_of_threads():
+    def step(threads):
+        windows.set_threads(threads)
+        try:
+            conv, x = make((32, 64, 5, 0, 12, 12), "auto", dtype=np.float32)
+            with windows.products_on_the_pool(conv):
+                y = conv.forward(np.ascontiguousarray(np.repeat(x, 40, axis=0)))
+                grad_x = conv.backward(np.cos(y))
+            assert conv.computed == "spectral"
+            return y, grad_x, conv.grads["W"].copy(), conv.grads["b"].copy()
+        finally:
+            windows.set_threads(None)
+
+    for alone, pooled in zip(step(1), step(3)):
+        np.testing.assert_array_equal(alone, pooled)
