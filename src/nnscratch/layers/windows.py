@@ -287,11 +287,13 @@ def matmul(a, b, out=None):
     ``in_parallel``'s threads, each a single-threaded OpenBLAS product written straight into its part of
     ``out``: a stack by its matrices, a single product by blocks of rows of a (or of columns of b, whichever
     side of the result is longer)."""
+    if not _products["depth"]:
+        return np.matmul(a, b, out=out)
     if out is None:
         out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]),
                        np.result_type(a, b))
     rows, columns = out.shape[-2:]
-    if not _products["depth"] or out.size * a.shape[-1] < SPLIT_WORK:
+    if out.size * a.shape[-1] < SPLIT_WORK:
         return np.matmul(a, b, out=out)
     if out.ndim == 3:
         in_parallel(lambda first, last: np.matmul(a[first:last], b[first:last], out=out[first:last]), len(out))
