@@ -64,18 +64,58 @@ def test_float32_agrees_with_pytorch_and_with_the_unrolled_windows(case):
     np.testing.assert_allclose(conv.grads["b"], reference.bias.grad.numpy(), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("height, width", [(12, 12), (5, 5), (6, 7), (7, 6), (1, 4), (3, 1)])
+def dense_transforms(height, width, kernel):
+    """A (2F, H·W) and S (OH·OW, 2F) as matrices, applied pass by pass to the unit vectors."""
+    plan = spectral.spectrum(height, width, kernel, np.dtype(np.float64))
+    allocate = lambda purpose, shape, dtype: np.full(shape, np.nan, dtype)          # noqa: E731
+    maps = np.eye(height * width).reshape(height, width, -1).transpose(1, 0, 2)    # (W, H, M): column by column
+    analysis = spectral.analysis(plan, np.ascontiguousarray(maps), allocate, "A")
+    out_h = height - kernel[0] + 1
+    synthesis = spectral.synthesis(plan, np.eye(2 * plan.frequencies), out_h, allocate, "S")   # (OW, OH, 2F)
+    return plan, analysis, synthesis.transpose(1, 0, 2).reshape(-1, 2 * plan.frequencies)
+
+
+@pytest.mark.parametrize("height, width", [(12, 12), (5, 5), (6, 7), (7, 6), (1, 4), (3, 1), (2, 2)])
 def test_the_kept_frequencies_hold_as_many_numbers_as_pixels_and_lose_nothing(height, width):
     """A real map's spectrum, without the frequencies that mirror others, is H·W real numbers (the imaginary
     parts of the frequencies that are their own mirror are always zero); A is then invertible on the maps."""
     kept = spectral.kept_frequencies(height, width)
-    own_mirrors = [(i, j) for i, j in kept
-                   if (-i) % height == i and ((-j) % width == j)]
+    assert len(set(kept)) == len(kept)
+    own_mirrors = [(i, j) for i, j in kept if (-i) % height == i and (-j) % width == j]
     assert 2 * len(kept) - len(own_mirrors) == height * width
-    plan = spectral.Spectrum(height, width, (1, 1))
-    assert np.linalg.matrix_rank(plan.analysis) == height * width
+    _, analysis, synthesis = dense_transforms(height, width, (1, 1))
+    assert np.linalg.matrix_rank(analysis) == height * width
     x = np.random.default_rng(0).standard_normal(height * width)
-    np.testing.assert_allclose(plan.synthesis @ (plan.analysis @ x), x, atol=1e-12)   # a 1×1 kernel of one
+    np.testing.assert_allclose(synthesis @ (analysis @ x), x, atol=1e-12)         # a 1×1 kernel of one
+
+
+@pytest.mark.parametrize("height, width, kernel", [(12, 12, (5, 5)), (7, 6, (3, 2)), (5, 8, (2, 4))])
+def test_the_passes_are_numpy_s_fft_and_the_transposes_are_theirs(height, width, kernel):
+    """Row by row then column by column gives np.fft.rfft2 at the kept frequencies; the transposed passes
+    give the transposed matrices; S of a product of spectra is the valid circular cross-correlation."""
+    plan, analysis, synthesis = dense_transforms(height, width, kernel)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((height, width))
+    rows, columns = np.array(spectral.kept_frequencies(height, width)).T
+    expected = np.fft.rfft2(x)[rows, columns]
+    got = (analysis @ x.reshape(-1)).reshape(-1, 2)
+    np.testing.assert_allclose(got[:, 0] + 1j * got[:, 1], expected, atol=1e-12)
+    allocate = lambda purpose, shape, dtype: np.full(shape, np.nan, dtype)          # noqa: E731
+    spectra = rng.standard_normal((2 * plan.frequencies, 3))
+    transposed = spectral.analysis_transposed(plan, spectra, height, width, allocate, "At")   # (W, H, 3)
+    np.testing.assert_allclose(transposed.transpose(1, 0, 2).reshape(-1, 3), analysis.T @ spectra, atol=1e-12)
+    out_h, out_w = height - kernel[0] + 1, width - kernel[1] + 1
+    pixels = rng.standard_normal((out_h, out_w, 3))
+    np.testing.assert_allclose(spectral.synthesis_transposed(plan, np.ascontiguousarray(pixels.transpose(1, 0, 2)),
+                                                             allocate, "St"),
+                               synthesis.T @ pixels.reshape(-1, 3), atol=1e-12)
+    w = rng.standard_normal(kernel)
+    w_hat = (plan.kernel @ w.reshape(-1)).reshape(-1, 2)
+    x_hat = got
+    y_hat = np.stack([x_hat[:, 0] * w_hat[:, 0] - x_hat[:, 1] * w_hat[:, 1],
+                      x_hat[:, 0] * w_hat[:, 1] + x_hat[:, 1] * w_hat[:, 0]], axis=1).reshape(-1)
+    correlation = [[np.sum(x[i:i + kernel[0], j:j + kernel[1]] * w) for j in range(out_w)] for i in range(out_h)]
+    np.testing.assert_allclose((synthesis @ y_hat).reshape(out_h, out_w), correlation, atol=1e-12)
 
 
 def test_multiply_adds_by_hand():
@@ -83,10 +123,12 @@ def test_multiply_adds_by_hand():
     unrolled, by_spectrum = spectral.multiply_adds(32, 64, 12, 12, (5, 5))
     assert unrolled == 3 * 8 * 8 * 64 * 32 * 5 * 5 == 9_830_400
     coefficients = 2 * (12 * 7 - 2 * 5)                  # 74 kept frequencies of 12×12 maps, real and imaginary
-    assert by_spectrum == (2 * coefficients * 144 * 32 + 2 * 64 * coefficients * 64
-                           + 3 * coefficients * 2 * 64 * 32) == 4_395_008
+    analysis = 12 * 14 * 12 + coefficients * 24          # rows to 7 column frequencies; columns to kept rows
+    synthesis = 16 * coefficients + 8 * 8 * 14           # kept rows to 8 pixels; 7 column frequencies to 8
+    products = coefficients * 2 * 64 * 32
+    assert by_spectrum == 2 * analysis * 32 + 2 * synthesis * 64 + 3 * products == 2_592_768
     unrolled, by_spectrum = spectral.multiply_adds(32, 64, 12, 12, (5, 5), input_gradient=False)
-    assert (unrolled, by_spectrum) == (2 * 8 * 8 * 64 * 32 * 5 * 5, 4_395_008 - 148 * 144 * 32 - 148 * 2 * 64 * 32)
+    assert (unrolled, by_spectrum) == (2 * 8 * 8 * 64 * 32 * 5 * 5, 2_592_768 - analysis * 32 - products)
 
 
 def test_conv2d_takes_the_cheaper_way():
@@ -96,7 +138,8 @@ def test_conv2d_takes_the_cheaper_way():
 
     assert computed(Conv2D(32, 64, 5), (2, 32, 12, 12)) == "spectral"          # the cnn presets' second conv
     assert computed(Conv2D(1, 32, 5), (2, 1, 28, 28)) == "unrolled"            # one input channel
-    assert computed(Conv2D(24, 32, 3), (2, 24, 12, 12)) == "unrolled"          # cnn-fast's 3×3 kernels
+    assert computed(Conv2D(24, 32, 3), (2, 24, 12, 12)) == "spectral"          # cnn-fast's second conv
+    assert computed(Conv2D(8, 16, 3), (2, 8, 28, 28)) == "unrolled"            # few channels, a large map
     assert computed(Conv2D(32, 64, 5, stride=2), (2, 32, 12, 12)) == "unrolled"
     forced = Conv2D(32, 64, 5, stride=2)
     forced.method = "spectral"

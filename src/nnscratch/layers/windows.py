@@ -212,6 +212,12 @@ def in_parallel(function, count):
         workers.busy.release()
 
 
+def copy_in_parallel(out, source):
+    """``np.copyto(out, source)`` (a transposing copy, say), the first axis of ``out`` shared among
+    ``in_parallel``'s threads."""
+    in_parallel(lambda first, last: np.copyto(out[first:last], source[first:last]), len(out))
+
+
 # ---- the matrix products ---------------------------------------------------------------------------------------
 
 SPLIT_WORK = 1 << 21   # multiply-adds below which a product is not worth splitting over threads
@@ -285,8 +291,8 @@ def matmul(a, b, out=None):
 
     Plain: ``np.matmul(a, b, out=out)``. Inside ``products_on_the_pool`` a large product is split over
     ``in_parallel``'s threads, each a single-threaded OpenBLAS product written straight into its part of
-    ``out``: a stack by its matrices, a single product by blocks of rows of a (or of columns of b, whichever
-    side of the result is longer)."""
+    ``out``: a long stack by its matrices, a short one by columns, a single product by blocks of rows of a (or
+    of columns of b, whichever side of the result is longer)."""
     if not _products["depth"]:
         return np.matmul(a, b, out=out)
     if out is None:
@@ -295,8 +301,14 @@ def matmul(a, b, out=None):
     rows, columns = out.shape[-2:]
     if out.size * a.shape[-1] < SPLIT_WORK:
         return np.matmul(a, b, out=out)
-    if out.ndim == 3:
-        in_parallel(lambda first, last: np.matmul(a[first:last], b[first:last], out=out[first:last]), len(out))
+    if out.ndim == 3 and len(out) < 4 * threads():     # a short stack: every matrix, split by columns
+        in_parallel(lambda first, last: np.matmul(a, b[..., first:last], out=out[..., first:last]), columns)
+    elif out.ndim == 3:                               # a stack; a 2-D operand multiplies every matrix of it
+        def part(first, last):
+            np.matmul(a if a.ndim == 2 else a[first:last], b if b.ndim == 2 else b[first:last],
+                      out=out[first:last])
+
+        in_parallel(part, len(out))
     elif rows >= columns:
         in_parallel(lambda first, last: np.matmul(a[first:last], b, out=out[first:last]), rows)
     else:
