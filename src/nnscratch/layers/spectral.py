@@ -61,7 +61,7 @@ class Spectrum:
     ``along_columns``: per group of columns with the same number of kept rows, a stack of (2·H_j, 2H) real
     forms of the complex transform along a column, to the kept rows (i, part), from (part, h);
     ``back_along_columns``: per group, (2·OH, 2·H_j) from the kept rows of a column to its first OH pixels
-    (part, h), each kept frequency with its mirror, as a real map's spectrum has it;
+    (part, pixel), each kept frequency with its mirror, as a real map's spectrum has it;
     ``back_along_rows`` (OW, 2J): a row of column frequencies to the first OW pixels;
     ``kernel`` K (2F, kh·kw): a kernel to its conjugated spectrum, rows (f, part)."""
 
@@ -86,10 +86,11 @@ class Spectrum:
         for position, (first, last, rows) in enumerate(self.groups):
             spectra = np.zeros((rows, 2, height), complex)                 # each kept row, real then imaginary
             for i in range(rows):
+                mirror = (height - i) % height
                 for part, unit in enumerate((1, 1j)):
                     spectra[i, part, i] += unit
-                    if position == 0 and mirrored and rows < height and (height - i) % height != i:
-                        spectra[i, part, (height - i) % height] += np.conj(unit)
+                    if position == 0 and mirror != i:              # the first group's columns mirror themselves
+                        spectra[i, part, mirror] += np.conj(unit)
             pixels = np.fft.ifft(spectra, axis=2)[:, :, :out_h]                           # (rows, 2, OH)
             back = np.stack([pixels.real, pixels.imag]).transpose(0, 3, 1, 2).reshape(2 * out_h, 2 * rows)
             self.back_along_columns.append(np.stack([back] * (last - first)))
