@@ -15,13 +15,21 @@ CASES = [  # (in_channels, out_channels, kernel, stride, padding, input height, 
     (2, 3, 3, 2, 1, 7, 7),          # kernel 3, stride 2, padding 1
     (2, 2, 5, 2, 2, 8, 8),          # 5×5 windows moved by 2 with the output half the input ("32C5S2")
     (3, 2, 3, 1, 1, 6, 6),          # "same" padding: the output as large as the input
+    (2, 2, (3, 2), 1, 0, 7, 6),     # odd height, even width
+    (4, 5, 5, 1, 2, 9, 9),
+    (1, 2, 4, 1, 0, 4, 4),          # the kernel as large as the image: one output pixel
+    (2, 3, 1, 1, 0, 5, 4),
 ]
+# Every case by unrolled windows, and the stride-1 ones by the convolution theorem too (layers/spectral.py).
+WAYS = [(case, method) for case in CASES for method in ("unrolled", "spectral")
+        if method == "unrolled" or case[3] == 1]
 
 
-def make(case, seed=0, dtype=np.float64):
+def make(case, seed=0, dtype=np.float64, method="auto"):
     in_channels, out_channels, kernel, stride, padding, height, width = case
     rng = np.random.default_rng(seed)
     conv = Conv2D(in_channels, out_channels, kernel, stride, padding, bias_init="normal", rng=rng, dtype=dtype)
+    conv.method = method
     x = rng.standard_normal((2, in_channels, height, width)).astype(dtype)
     return conv, x
 
@@ -32,10 +40,11 @@ def test_gradients_match_central_differences(case):
     check_layer_gradients(conv, x)
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_matches_naive_loops(case):
-    conv, x = make(case)
+@pytest.mark.parametrize("case, method", WAYS)
+def test_matches_naive_loops(case, method):
+    conv, x = make(case, method=method)
     y = conv.forward(x)
+    assert conv.computed == method
     expected = conv2d(x, conv.params["W"], conv.params["b"], conv.stride, conv.padding)
     assert y.shape == expected.shape, f"output shape {y.shape}, expected {expected.shape}"
     np.testing.assert_allclose(y, expected, rtol=1e-10, atol=1e-12)
@@ -47,10 +56,10 @@ def test_matches_naive_loops(case):
     np.testing.assert_allclose(conv.grads["b"], expected_b, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_matches_pytorch_with_copied_weights(case):
+@pytest.mark.parametrize("case, method", WAYS)
+def test_matches_pytorch_with_copied_weights(case, method):
     torch = pytest.importorskip("torch")
-    conv, x = make(case, dtype=np.float32)
+    conv, x = make(case, dtype=np.float32, method=method)
     reference = torch.nn.Conv2d(*case[:2], case[2], stride=case[3], padding=case[4])
     with torch.no_grad():
         reference.weight.copy_(torch.from_numpy(conv.params["W"]))
@@ -62,7 +71,9 @@ def test_matches_pytorch_with_copied_weights(case):
     np.testing.assert_allclose(y, y_torch.detach().numpy(), rtol=1e-5, atol=1e-5)
     grad_out = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
     y_torch.backward(torch.from_numpy(grad_out))
-    np.testing.assert_allclose(conv.backward(grad_out), x_torch.grad.numpy(), rtol=1e-5, atol=1e-5)
+    grad_x = conv.backward(grad_out)
+    assert grad_x.dtype == np.float32 and conv.grads["W"].dtype == np.float32
+    np.testing.assert_allclose(grad_x, x_torch.grad.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(conv.grads["W"], reference.weight.grad.numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(conv.grads["b"], reference.bias.grad.numpy(), rtol=1e-4, atol=1e-5)
 

@@ -1,67 +1,18 @@
-"""Conv2D by the convolution theorem (layers/spectral.py) against the naive loops, PyTorch and Conv2D's unrolled
-windows; and Conv2D's choice between the two."""
+"""Conv2D by the convolution theorem (layers/spectral.py): its transforms against NumPy's FFT, its multiply-adds
+counted by hand, Conv2D's choice between the two ways, and the same bits on any number of threads. The naive
+loops and PyTorch check it with the unrolled windows, case by case, in test_conv.py."""
 import numpy as np
 import pytest
 
-from naive_layers import conv2d, conv2d_backward
 from nnscratch.layers import Conv2D, spectral, windows
 
-CASES = [  # (in_channels, out_channels, kernel, padding, input height, input width)
-    (2, 3, 3, 0, 5, 5),
-    (3, 2, 3, 1, 6, 7),           # odd width: one mirrored column of frequencies; padding
-    (2, 2, (3, 2), 0, 7, 6),      # odd height, rectangular kernel
-    (4, 5, 5, 2, 9, 9),
-    (1, 2, 4, 0, 4, 4),           # the kernel as large as the map: one output pixel
-    (2, 3, 1, 0, 5, 4),
-]
-
-
 def make(case, method, dtype=np.float64, seed=0):
+    """A Conv2D (stride 1) computing by ``method`` and a batch of 3: case = (C_in, C_out, kernel, padding, H, W)."""
     in_channels, out_channels, kernel, padding, height, width = case
     rng = np.random.default_rng(seed)
     conv = Conv2D(in_channels, out_channels, kernel, padding=padding, bias_init="normal", rng=rng, dtype=dtype)
     conv.method = method
     return conv, rng.standard_normal((3, in_channels, height, width)).astype(dtype)
-
-
-@pytest.mark.parametrize("case", CASES)
-def test_matches_naive_loops_in_float64(case):
-    conv, x = make(case, "spectral")
-    y = conv.forward(x)
-    assert conv.computed == "spectral"
-    np.testing.assert_allclose(y, conv2d(x, conv.params["W"], conv.params["b"], padding=conv.padding),
-                               rtol=1e-10, atol=1e-12)
-    grad_out = np.random.default_rng(1).standard_normal(y.shape)
-    grad_x = conv.backward(grad_out)
-    expected_x, expected_W, expected_b = conv2d_backward(x, conv.params["W"], grad_out, padding=conv.padding)
-    assert grad_x.shape == x.shape and grad_x.dtype == np.float64
-    np.testing.assert_allclose(grad_x, expected_x, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(conv.grads["W"], expected_W, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(conv.grads["b"], expected_b, rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.parametrize("case", CASES)
-def test_float32_agrees_with_pytorch_and_with_the_unrolled_windows(case):
-    torch = pytest.importorskip("torch")
-    conv, x = make(case, "spectral", dtype=np.float32)
-    unrolled, _ = make(case, "unrolled", dtype=np.float32)
-    reference = torch.nn.Conv2d(case[0], case[1], case[2], padding=case[3])
-    with torch.no_grad():
-        reference.weight.copy_(torch.from_numpy(conv.params["W"]))
-        reference.bias.copy_(torch.from_numpy(conv.params["b"]))
-    x_torch = torch.from_numpy(x).requires_grad_(True)
-    y_torch = reference(x_torch)
-    y = conv.forward(x)
-    assert y.dtype == np.float32 and y.shape == tuple(y_torch.shape), f"got {y.shape} {y.dtype}"
-    np.testing.assert_allclose(y, y_torch.detach().numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(y, unrolled.forward(x), rtol=1e-5, atol=1e-5)
-    grad_out = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
-    y_torch.backward(torch.from_numpy(grad_out))
-    grad_x = conv.backward(grad_out)
-    assert grad_x.dtype == np.float32 and conv.grads["W"].dtype == np.float32
-    np.testing.assert_allclose(grad_x, x_torch.grad.numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(conv.grads["W"], reference.weight.grad.numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(conv.grads["b"], reference.bias.grad.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def dense_transforms(height, width, kernel):
@@ -148,7 +99,7 @@ def test_conv2d_takes_the_cheaper_way():
 
 
 def test_backward_after_an_eval_mode_forward_and_without_the_input_gradient():
-    conv, x = make(CASES[3], "spectral")
+    conv, x = make((4, 5, 5, 2, 9, 9), "spectral")
     grad_out = np.random.default_rng(4).standard_normal(conv.forward(x).shape)
     grad_x, grad_W = conv.backward(grad_out), conv.grads["W"].copy()
     conv.eval()
