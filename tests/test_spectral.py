@@ -96,6 +96,9 @@ def test_conv2d_takes_the_cheaper_way():
     forced.method = "spectral"
     with pytest.raises(ValueError, match="stride 1 only"):
         forced.forward(np.zeros((2, 32, 12, 12), np.float32))
+    forced.method = "fft"
+    with pytest.raises(ValueError, match="'auto', 'unrolled' or 'spectral', got 'fft'"):
+        forced.forward(np.zeros((2, 32, 12, 12), np.float32))
 
 
 def test_backward_after_an_eval_mode_forward_and_without_the_input_gradient():

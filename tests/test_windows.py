@@ -164,3 +164,28 @@ def test_in_parallel_raises_a_part_s_error_and_runs_nested_calls_whole(two_threa
     total = np.zeros(8)
     windows.in_parallel(lambda first, last: total.__setitem__(slice(first, last), 1), 8)
     assert total.sum() == 8                                   # and the pool still works after an error
+
+
+def test_after_a_ctrl_c_the_next_job_waits_for_the_interrupted_one_s_parts(two_threads):
+    """A Ctrl-C stops the caller while a helper still works on its part; the next job starts only once that
+    part is done, so it never mistakes the old part's finish for its own."""
+    import _thread
+    import threading
+    import time
+
+    done = []
+
+    def slow_second_part(first, last):
+        if first > 0:
+            time.sleep(0.4)
+            done.append("old part")
+        else:
+            threading.Timer(0.05, _thread.interrupt_main).start()   # a Ctrl-C while this thread waits
+
+    with pytest.raises(KeyboardInterrupt):
+        windows.in_parallel(slow_second_part, 2)
+    windows.in_parallel(lambda first, last: done.append(f"new part {first}"), 2)
+    assert done[0] == "old part" and sorted(done[1:]) == ["new part 0", "new part 1"], done
+    total = np.zeros(8)
+    windows.in_parallel(lambda first, last: total.__setitem__(slice(first, last), 1), 8)
+    assert total.sum() == 8

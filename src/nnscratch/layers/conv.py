@@ -52,6 +52,8 @@ class Conv2D(Layer):
     def chosen_method(self, padded_shape):
         """"spectral" where it needs fewer multiply-adds than unrolling the windows (stride 1 only), or where
         ``method`` asks for it; "unrolled" otherwise."""
+        if self.method not in ("auto", "unrolled", "spectral"):
+            raise ValueError(f"Conv2D.method must be 'auto', 'unrolled' or 'spectral', got {self.method!r}")
         if self.method != "auto":
             if self.method == "spectral" and self.stride != (1, 1):
                 raise ValueError(f"Conv2D computes spectrally with stride 1 only, not {self.stride}")

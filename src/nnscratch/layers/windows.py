@@ -106,22 +106,27 @@ class Workers:
     """Threads that each wait on a lock of their own for their part of a job. Handing a part over and
     waiting for it to finish takes about 15 µs, where a ``ThreadPoolExecutor``'s queue and futures take
     about 50: at some twenty jobs a training step, that is a millisecond. ``busy`` is held while a job runs;
-    a job asked for meanwhile (from another thread, or from inside a part) runs whole in its caller's thread."""
+    a job asked for meanwhile (from another thread, or from inside a part) runs whole in its caller's thread.
+    Counts of parts handed out and finished, not the locks, say when a job is done: a Ctrl-C may stop the
+    caller at any point, and the next job first waits for every part of the interrupted one (``settle``)."""
 
     def __init__(self, count):
         self.process = os.getpid()
         self.busy = threading.Lock()
         self.jobs, self.errors = [None] * count, [None] * count
+        self.handed, self.finished, self.waiting = [0] * count, [0] * count, [False] * count
         self.start = [threading.Lock() for _ in range(count)]
-        self.finished = [threading.Lock() for _ in range(count)]
-        for lock in self.start + self.finished:
+        self.wake = [threading.Lock() for _ in range(count)]
+        for lock in self.start + self.wake:
             lock.acquire()
         for index in range(count):
             threading.Thread(target=self.work, args=(index,), name=f"nnscratch-{index + 1}", daemon=True).start()
 
     def work(self, index):
         while True:
+            self.waiting[index] = True
             self.start[index].acquire()
+            self.waiting[index] = False
             job = self.jobs[index]
             if job is None:
                 return
@@ -131,26 +136,38 @@ class Workers:
             except BaseException as error:  # handed to the caller, which raises it
                 self.errors[index] = error
             finally:
-                self.finished[index].release()
+                self.finished[index] += 1
+                if self.wake[index].locked():
+                    self.wake[index].release()
 
     def run(self, function, bounds):
         """``function(bounds[k], bounds[k + 1])`` for every k, the calling thread taking k = 0."""
+        self.settle()
         helpers = len(bounds) - 2
         for index in range(helpers):
             self.jobs[index] = (function, bounds[index + 1], bounds[index + 2])
+            self.handed[index] += 1
             self.start[index].release()
         try:
             function(bounds[0], bounds[1])
         finally:
-            for index in range(helpers):
-                self.finished[index].acquire()
+            self.settle()
         errors = [error for error in self.errors[:helpers] if error is not None]
         self.errors = [None] * len(self.errors)
         if errors:
             raise errors[0]
 
+    def settle(self):
+        """Wait until every part handed out has finished."""
+        for index in range(len(self.jobs)):
+            while self.finished[index] < self.handed[index]:
+                woken = self.wake[index].acquire(timeout=0.1)
+                if not woken and self.waiting[index] and self.start[index].locked():
+                    self.handed[index] = self.finished[index]   # a Ctrl-C came between counting and handing
+
     def close(self):
         with self.busy:
+            self.settle()
             for index in range(len(self.jobs)):
                 self.jobs[index] = None
                 self.start[index].release()
