@@ -11,14 +11,36 @@ from sklearn.utils.estimator_checks import parametrize_with_checks             #
 
 from nnscratch.interop.sklearn import CNNClassifier, MLPClassifier             # noqa: E402
 
-# Small networks, so that the checks run quickly; no check is expected to fail.
+# Small networks, so that the checks run quickly.
 ESTIMATORS = [MLPClassifier(hidden_layer_sizes=(16,), learning_rate=0.01, epochs=10, random_state=0),
               CNNClassifier(channels=(4,), hidden=16, learning_rate=0.01, epochs=10, random_state=0)]
 
 
-@parametrize_with_checks(ESTIMATORS)
+def expected_failures(estimator):
+    """One check asks float32 probabilities to match to 1e-7 whatever the order of the samples. A convolution
+    keeps the batch innermost, so a sample's place in the batch is its column in the products, and some OpenBLAS
+    kernels (Haswell's) round a column by where it falls in their blocks: the probabilities then differ in the
+    last bit or two. ``test_the_cnn_answers_whatever_the_order_of_the_samples`` checks it to float32 rounding."""
+    if isinstance(estimator, CNNClassifier):
+        return {"check_methods_sample_order_invariance": "float32 rounding depends on a sample's place in the "
+                                                         "batch under some OpenBLAS kernels"}
+    return {}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures)
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_the_cnn_answers_whatever_the_order_of_the_samples():
+    rng = np.random.default_rng(0)
+    X = rng.random((70, 64)).astype(np.float32)
+    y = rng.integers(0, 3, 70)
+    model = CNNClassifier(channels=(4,), hidden=16, learning_rate=0.01, epochs=10, random_state=0).fit(X, y)
+    order = rng.permutation(len(X))
+    in_order, shuffled = model.predict_proba(X), model.predict_proba(X[order])
+    np.testing.assert_allclose(shuffled, in_order[order], rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(model.predict(X[order]), model.predict(X)[order])
 
 
 @pytest.fixture(scope="module")

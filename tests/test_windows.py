@@ -107,9 +107,12 @@ def test_cache_sized_blocks_cover_every_row_once(rows, row_length, two_threads):
     assert max(sizes) <= max(1, windows.CACHE_BLOCK // row_length) or rows * row_length <= windows.CACHE_BLOCK
 
 
-def test_fit_gives_the_same_bits_with_the_pool_and_without():
-    """Training through ``fit`` (products split over the pool, batch norm in cache-sized blocks) matches training
-    with one thread, where every product is OpenBLAS's own and every pass is whole, bit for bit."""
+def test_fit_gives_the_same_bits_run_after_run_and_agrees_with_and_without_the_pool():
+    """Training through ``fit`` (products split over the pool, batch norm in cache-sized blocks) is repeatable to
+    the bit with the pool and without it; the two agree to float32 rounding. (Not to the bit in general: how a
+    product is split changes its rounding under some OpenBLAS kernels, Haswell's among them, whose own one- and
+    two-thread products differ.) SGD, not Adam, which would scale the rounding in the gradient of a bias just
+    before batch norm, zero but for rounding, up to steps of the learning rate."""
     def train(threads):
         windows.set_threads(threads)
         try:
@@ -119,18 +122,26 @@ def test_fit_gives_the_same_bits_with_the_pool_and_without():
                                   Linear(16 * 10 * 10, 32, rng=rng), BatchNorm(32), ReLU(), Linear(32, 10, rng=rng))
             x = rng.standard_normal((96, 1, 28, 28)).astype(np.float32)
             y = rng.integers(0, 10, 96)
-            nn.fit(model, x, y, nn.SoftmaxCrossEntropy(), nn.Adam(model, lr=1e-3), epochs=2, batch_size=48, rng=0)
-            return [array.copy() for layer in model for array in (*layer.params.values(), *layer.buffers.values())]
+            nn.fit(model, x, y, nn.SoftmaxCrossEntropy(), nn.SGD(model, lr=0.05, momentum=0.9), epochs=2, batch_size=48, rng=0)
+            arrays = [array.copy() for layer in model for array in (*layer.params.values(), *layer.buffers.values())]
+            return arrays, model.predict_proba(x)
         finally:
             windows.set_threads(None)
 
-    for number, (alone, pooled) in enumerate(zip(train(1), train(2))):
-        np.testing.assert_array_equal(alone, pooled, err_msg=f"parameter {number} differs")
+    alone, pooled = train(1), train(2)
+    for (first, answers), (again, answers_again) in ((pooled, train(2)), (alone, train(1))):
+        for number, (array, same) in enumerate(zip(first, again)):
+            np.testing.assert_array_equal(array, same, err_msg=f"parameter {number} differs between two runs")
+        np.testing.assert_array_equal(answers, answers_again)
+    for number, (array, other) in enumerate(zip(alone[0], pooled[0])):
+        np.testing.assert_allclose(other, array, rtol=1e-4, atol=1e-6, err_msg=f"parameter {number} differs")
+    np.testing.assert_allclose(pooled[1], alone[1], rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("threads", [2, 3])
 def test_weight_gradient_sums_blocks_of_columns_the_same_way_with_any_number_of_threads(threads):
-    """A first layer's 24·24·128 columns: the sum of block products, the same bits whatever the threads."""
+    """A first layer's 24·24·128 columns: on the pool, the sum of the same single-threaded block products, in
+    order, whatever the number of threads; off it, OpenBLAS's own product, equal to rounding."""
     rng = np.random.default_rng(5)
     cols = rng.standard_normal((26, 24 * 24 * 128)).astype(np.float32)
     grad = rng.standard_normal((32, 24 * 24 * 128)).astype(np.float32)
@@ -139,16 +150,16 @@ def test_weight_gradient_sums_blocks_of_columns_the_same_way_with_any_number_of_
     try:
         with windows.products_on_the_pool(CONVOLUTIONAL):
             pooled = windows.weight_gradient(cols, grad)
+            blocks = range(0, cols.shape[1], windows.SUM_BLOCK)
+            in_order = sum(cols[:, start:start + windows.SUM_BLOCK] @ grad[:, start:start + windows.SUM_BLOCK].T
+                           for start in blocks)
         alone = windows.weight_gradient(cols, grad)
     finally:
         windows.set_threads(None)
     assert pooled.shape == (32, 26) and pooled.dtype == np.float32
     np.testing.assert_allclose(pooled, expected, rtol=1e-4, atol=1e-3 * np.sqrt(cols.shape[1]))
-    np.testing.assert_array_equal(pooled, alone)
-    blocks = range(0, cols.shape[1], windows.SUM_BLOCK)
-    in_order = sum(cols[:, start:start + windows.SUM_BLOCK] @ grad[:, start:start + windows.SUM_BLOCK].T
-                   for start in blocks)
     np.testing.assert_array_equal(pooled, in_order.T)
+    np.testing.assert_allclose(alone, expected, rtol=1e-4, atol=1e-3 * np.sqrt(cols.shape[1]))
 
 
 def test_in_parallel_raises_a_part_s_error_and_runs_nested_calls_whole(two_threads):

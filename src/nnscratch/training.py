@@ -100,7 +100,8 @@ def fit(model, x, y, loss, optimizer, epochs=10, batch_size=32, shuffle=True, va
     patience : shorthand for ``EarlyStopping("val_loss", patience)``: stop after this many epochs without a
         lower validation loss and put the best weights back.
     callbacks : ``Callback`` objects (or one), called in order with the ``TrainingState`` (see ``callbacks``).
-    rng : a ``np.random.Generator`` or seed for shuffling; the same seed gives the same run, bit for bit.
+    rng : a ``np.random.Generator`` or seed for shuffling; the same seed gives the same run, bit for bit, on one
+        machine with one number of threads.
     transform : ``transform(x_batch, rng) -> x_batch`` applied to each training batch (data augmentation).
 
     Raises ``DivergenceError`` when the loss becomes NaN or infinite or explodes. Ctrl-C ends training at once:

@@ -179,7 +179,9 @@ _pool = {"threads": None, "workers": None, "lock": threading.Lock()}
 def set_threads(count=None):
     """How many threads ``in_parallel`` uses: ``1`` turns the pool off, ``None`` goes back to the default
     (the ``NNSCRATCH_THREADS`` environment variable, else the CPUs this process may run on, at most 8).
-    Results are the same to the bit whichever is chosen."""
+    Each choice gives the same bits run after run; different choices agree to float32 rounding, and to the bit
+    under BLAS kernels that round each element of a product alike however it is split (OpenBLAS's SkylakeX
+    kernels do; its Haswell kernels round by where an element falls in their blocks)."""
     if count is None:
         setting = os.environ.get("NNSCRATCH_THREADS", "").strip()
         if setting:
@@ -412,7 +414,7 @@ def weight_gradient(cols, grad):
     a few dozen), the product is the sum of the products of consecutive blocks of columns, computed in parallel
     and added in order: each thread reads only its own blocks once, where a split of the small result would
     have every thread read all of X̃ from memory. The blocks do not depend on the number of threads, so
-    neither do the bits."""
+    neither do the bits on the pool."""
     length = cols.shape[1]
     if length <= SUM_BLOCK:
         return matmul(cols, grad.T).T
