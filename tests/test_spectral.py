@@ -1,6 +1,6 @@
 """Conv2D by the convolution theorem (layers/spectral.py): its transforms against NumPy's FFT, its multiply-adds
-counted by hand, Conv2D's choice between the two ways, and the same bits run after run on any number of threads. The naive
-loops and PyTorch check it with the unrolled windows, case by case, in test_conv.py."""
+counted by hand, Conv2D's choice between the two ways, and the same bits run after run on any number of
+threads. The naive loops and PyTorch check it with the unrolled windows, case by case, in test_conv.py."""
 import numpy as np
 import pytest
 
