@@ -167,7 +167,7 @@ def test_ctrl_c_saves_best_model_and_history(tmp_path, toy_data, capsys):
     with ctrl_c_at(epoch=1, step=3):
         assert train(tmp_path) == 130
     out = capsys.readouterr().out
-    assert "Interrupted during epoch 2" in out and f"Saved the model to {tmp_path / 'm.npz'}" in out
+    assert "Stopped by Ctrl-C during epoch 2" in out and f"Saved the model to {tmp_path / 'm.npz'}" in out
     _, metadata = load_model(tmp_path / "m.npz")
     assert metadata["epochs_trained"] == 1 and metadata["best_epoch"] == 1
     assert len(json.loads((tmp_path / "m.history.json").read_text())["history"]["epochs"]) == 1

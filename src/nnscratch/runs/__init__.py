@@ -2,8 +2,9 @@
 itself, from building the network to the saved model and history (``run``). The ``train`` command, the page's
 Train view and sweeps all go through ``Run``."""
 from .data import TrainingData, check_fits, load_data
-from .run import Run, check_destination, interrupts_deferred, random_streams
+from .run import Run, check_destination, random_streams
 from .settings import DEFAULTS, SETTINGS, SettingsError, flag, resolve
+from .signals import Stopped, interrupts_deferred, signals_stop_training
 
 __all__ = ["DEFAULTS", "SETTINGS", "Run", "SettingsError", "TrainingData", "check_destination", "check_fits",
-           "flag", "interrupts_deferred", "load_data", "random_streams", "resolve"]
+           "Stopped", "flag", "interrupts_deferred", "load_data", "random_streams", "resolve", "signals_stop_training"]

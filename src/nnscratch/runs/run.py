@@ -4,38 +4,41 @@ all take.
 ``Run.start(settings, out)`` checks the settings and the destination before anything slow, loads the data and
 builds the network; ``run.train(callbacks)`` fits it, keeping the best epoch's weights (``EarlyStopping`` on the
 ``monitor`` setting) and what a resumed run needs (``ResumePoint``); with ``weight_average``, each epoch is
-measured and judged by the moving average of the weights, and the best epoch's average is kept; ``run.save()``
-writes the model and its history atomically, shielded from a second Ctrl-C, and never replaces an existing file
-with a model at chance accuracy; ``run.evaluate()`` measures every split and records the results in both files.
+measured and judged by the moving average of the weights, and the best epoch's average is kept; with
+``checkpoints``, every epoch but the last also writes ``NAME.checkpoint.npz``, which ``Run.resume`` continues.
+``run.save()`` writes the model and its history atomically, shielded from a second Ctrl-C, never replaces an
+existing file with a worse model (see ``guard``), and when the destination cannot be written (a full disk) keeps
+the model in the system's temporary folder instead; ``run.evaluate()`` measures every split and records the
+results in both files.
 Initialisation, shuffling and dropout draw from three independent streams spawned from the one seed.
 """
 import math
 import os
-import signal
-import threading
+import tempfile
 import time
-from contextlib import contextmanager
 
 import numpy as np
 
 from ..averaging import SeenAveraged, WeightAverage
-from ..callbacks import EarlyStopping, MeasureEachEpoch
+from ..callbacks import Callback, EarlyStopping, MeasureEachEpoch
 from ..presets import CNN_CLASSES, DEFAULTS, is_cnn, build_loss, build_model, build_optimizer, build_transform, input_shape
 from ..serialization import load_checkpoint, save_model, write_json
 from ..training import History, check_data, evaluate, fit, measure
 from .checkpoint import ResumePoint, dropout_layers, split_resume_state
 from .data import check_fits, load_data, preprocessing
+from .guard import (MODEL_EXTENSION, beside, checkpoint_path, compare_with_existing, history_path, out_of_checkpoint,
+                    stem, validation_examples)
 from .settings import NETWORK_SETTINGS, SettingsError, check
-
-MODEL_EXTENSION = ".npz"
+from .signals import interrupts_deferred
 
 
 class Run:
     """A network, its data, loss and optimizer, and the history of its training so far."""
 
     def __init__(self, settings, out, data, model, history=None, optimizer_state=None, best_state=None,
-                 streams=None, average_state=None):
+                 streams=None, average_state=None, force=False, checkpoints=False, continues=None):
         self.settings, self.out, self.data, self.model = settings, out, data, model
+        self.force, self.checkpoints, self.continues = force, checkpoints, continues
         self.history = history if history is not None else History()
         self.loss, self.optimizer = build_loss(settings), build_optimizer(settings, model)
         if optimizer_state:
@@ -45,27 +48,36 @@ class Run:
         self.average = weight_average(settings, average_state)
         self.resume_point = ResumePoint(model, self.optimizer, self.shuffle_rng, self.average)
         self.results, self.started, self.saved_paths = {}, time.perf_counter(), None
+        self.notes = []         # what the caller should tell the user: a file kept, a checkpoint that failed...
+        self.rescued = None     # (the destination, why it could not be written) when the model went elsewhere
+        self.rejected = False   # True when the run was at chance and an existing file was kept
 
     @classmethod
-    def start(cls, settings, out, data=None):
-        """A new run of the checked ``settings`` (see ``settings.resolve``), saving to ``out``."""
+    def start(cls, settings, out, data=None, force=False, checkpoints=False):
+        """A new run of the checked ``settings`` (see ``settings.resolve``), saving to ``out``; ``force`` lets it
+        replace a better model there, ``checkpoints`` has it keep a checkpoint of every epoch. An unfinished run's
+        checkpoint aimed at ``out`` is never silently overwritten: continue it, or pass ``force``."""
         check_destination(out)
+        unfinished = checkpoint_path(out)
+        if checkpoints and not force and os.path.exists(unfinished):
+            raise SettingsError(f"{unfinished} holds an unfinished run aimed at {out}: continue it with "
+                                f"{{resume}} {unfinished}, or pass {{force}} to start afresh (it is then replaced)",
+                                "resume")
         data = data or load_data(settings)
         check_model_fits_data(settings, data)
         streams = random_streams(settings["seed"])
         model = build_model(settings, streams["init"])
         for layer in dropout_layers(model):
             layer.rng = streams["dropout"]
-        return cls(settings, out, data, model, streams=streams)
+        return cls(settings, out, data, model, streams=streams, force=force, checkpoints=checkpoints)
 
     @classmethod
-    def resume(cls, path, given, out=None):
-        """The run saved in ``path``, to go on exactly where it stopped, with ``given`` settings changed (not the
-        network or the data)."""
-        if os.fspath(path).lower().endswith(".json"):
-            raise SettingsError(f"{path} is a JSON export, which holds no optimizer state or training run to "
-                                f"resume; resume from the .npz file that nnscratch train wrote", "resume")
-        out = out or path
+    def resume(cls, path, given, out=None, force=False, checkpoints=False):
+        """The run saved in ``path`` (a model file or a checkpoint), to go on exactly where it stopped, with
+        ``given`` settings changed (not the network or the data). It saves to ``out``, by default the file it came
+        from (for a checkpoint: the model file it belongs to)."""
+        check_resume_source(path)
+        out = out or out_of_checkpoint(os.fspath(path)) or os.fspath(path)
         check_destination(out)
         model, metadata, saved = load_checkpoint(path)
         optimizer_state, last_state, average_state = split_resume_state(saved)
@@ -99,7 +111,8 @@ class Run:
                                     f"({error.args[0] if error.args else error})", "resume") from None
         data = load_data(settings)
         check_model_fits_data(settings, data)
-        return cls(settings, out, data, model, history, optimizer_state, best_state, streams, average_state)
+        return cls(settings, out, data, model, history, optimizer_state, best_state, streams, average_state,
+                   force=force, checkpoints=checkpoints, continues=os.fspath(path))
 
     @property
     def epochs_left(self):
@@ -122,9 +135,10 @@ class Run:
         if self.average is not None:  # measured and judged as it would be saved; trained from the own weights
             measures = [self.average, SeenAveraged(self.average, measures)]
             judges = [SeenAveraged(self.average, judges)]
+        keeping = [CheckpointEachEpoch(self)] if self.checkpoints else []
         fit(self.model, *self.data.train, self.loss, self.optimizer, epochs=self.epochs_left,
             batch_size=self.batch_size, shuffle=self.settings["shuffle"],
-            callbacks=[*measures, *callbacks, self.resume_point, *judges], rng=self.shuffle_rng,
+            callbacks=[*measures, *callbacks, self.resume_point, *judges, *keeping], rng=self.shuffle_rng,
             history=self.history, transform=build_transform(self.settings))
         return self.history
 
@@ -140,16 +154,57 @@ class Run:
         accuracy = records[0].get("val_accuracy", records[0].get("accuracy"))
         return accuracy is not None and accuracy <= 1.5 / self.data.num_classes
 
+    def best_accuracy(self):
+        """The best epoch's validation accuracy, None without a validation set."""
+        records = [record for record in self.history.epochs if record["epoch"] == self.best_epoch]
+        return records[0].get("val_accuracy") if records else None
+
+    def destination(self):
+        """Where the model goes: ``out``, unless a file is there already that this run must not replace (a better
+        model, or one it cannot compare with), in which case it goes beside it as ``NAME.1.npz`` and a note says
+        so. A run at chance accuracy goes to ``NAME.rejected.npz`` instead. Decided once, at the first save."""
+        out = self.out
+        continues_its_own_file = self.continues and os.path.realpath(self.continues) == os.path.realpath(out)
+        if self.force or continues_its_own_file or not os.path.lexists(out):
+            return out
+        if self.at_chance():
+            self.rejected = True
+            return stem(out) + ".rejected" + MODEL_EXTENSION
+        allowed, reason = compare_with_existing(out, self.best_accuracy(),
+                                                validation_examples(self.data.name, self.settings))
+        if allowed:
+            self.notes.append(reason[0].upper() + reason[1:] + ".")
+            return out
+        path = beside(out)
+        self.notes.append(f"Kept {out}: {reason.removeprefix(out + ' ')}; this run is saved as {path} "
+                          f"(pass --force to replace it).")
+        return path
+
     def save(self):
         """Write the model (best weights, optimizer and resume state) and the history beside it, atomically and
-        safe from a second Ctrl-C. A run at chance accuracy never replaces an existing file: it is saved beside
-        it as ``NAME.rejected.npz`` instead. Returns ``(model path, history path)``."""
-        out = self.out
-        if self.at_chance() and os.path.exists(out) and not self.saved_paths:
-            out = out[:-len(MODEL_EXTENSION)] + ".rejected" + MODEL_EXTENSION
-        elif self.saved_paths:
-            out = self.saved_paths[0]
-        history_path = out[:-len(MODEL_EXTENSION)] + ".history.json"
+        safe from a second Ctrl-C or a SIGTERM, to ``destination()``. When that cannot be written (a full disk,
+        a read-only folder), the model and history go to the system's temporary folder instead and ``rescued``
+        says why; only when even that fails does the ``OSError`` (naming the destination) come through. Returns
+        ``(model path, history path)``."""
+        path = self.saved_paths[0] if self.saved_paths else self.destination()
+        with interrupts_deferred():
+            try:
+                self.saved_paths = self.write(path)
+            except OSError as error:
+                if self.rescued:
+                    raise
+                self.rescued = (path, error.strerror or str(error))
+                folder = tempfile.mkdtemp(prefix="nnscratch-rescued-")
+                try:
+                    self.saved_paths = self.write(os.path.join(folder, os.path.basename(path)))
+                except OSError:
+                    self.saved_paths = (None, self.write_history(os.path.join(folder, os.path.basename(path))))
+        if self.saved_paths[0] and self.checkpoints and os.path.exists(checkpoint_path(self.out)):
+            os.unlink(checkpoint_path(self.out))  # the run is saved whole: its checkpoint is no longer needed
+        return self.saved_paths
+
+    def write(self, path):
+        """The model and its history to ``path`` and beside it, each atomically."""
         point = self.resume_point
         accuracies = {f"{name}_accuracy": result.accuracy for name, result in self.results.items()}
         settings, data = self.settings, self.data
@@ -159,28 +214,59 @@ class Run:
                     "epochs_trained": len(self.history),
                     "training": {"settings": settings, "history": self.history.to_dict(),
                                  "rng_state": point.rng_state, "dropout_rng_state": point.dropout_rng_state}}
-        with interrupts_deferred():
-            save_model(out, self.model, metadata, optimizer_state=point.entries())
-            write_json(history_path, {
-                "model": out, "settings": settings, "history": self.history.to_dict(),
-                "best_epoch": self.best_epoch,
-                "results": {name: result._asdict() for name, result in self.results.items()},
-                "timings": {"total_seconds": time.perf_counter() - self.started,
-                            "epoch_seconds": self.history["seconds"]}})
-            self.saved_paths = (out, history_path)
-        return self.saved_paths
+        save_model(path, self.model, metadata, optimizer_state=point.entries())
+        return path, self.write_history(path)
 
-    @property
-    def rejected(self):
-        return bool(self.saved_paths) and self.saved_paths[0] != self.out
+    def write_history(self, model_path):
+        return write_json(history_path(model_path), {
+            "model": model_path, "settings": self.settings, "history": self.history.to_dict(),
+            "best_epoch": self.best_epoch,
+            "results": {name: result._asdict() for name, result in self.results.items()},
+            "timings": {"total_seconds": time.perf_counter() - self.started,
+                        "epoch_seconds": self.history["seconds"]}})
+
+    def write_checkpoint(self):
+        """The run so far, as ``save`` would write it (the best epoch's weights, the last epoch's to go on from),
+        to ``NAME.checkpoint.npz``; the model keeps training from the last epoch's weights afterwards."""
+        best = self.early_stopping.best_state
+        if best is not None:
+            self.model.load_state_dict(best)
+        try:
+            with interrupts_deferred():
+                self.write(checkpoint_path(self.out))
+        finally:
+            self.model.load_state_dict(self.resume_point.last_state)
 
     def evaluate(self):
-        """Loss and accuracy of the saved model on every split, recorded in the files already saved."""
+        """Loss and accuracy of the saved model on every split, recorded in the files already saved (a note says
+        so when they cannot be: the model itself is saved already)."""
         self.results = {name: evaluate(self.model, x, y, self.loss)
                         for name, (x, y) in self.data.splits() if x is not None}
-        if self.saved_paths:
-            self.save()
+        if self.saved_paths and self.saved_paths[0]:
+            try:
+                self.save()
+            except OSError as error:
+                self.notes.append(f"The results could not be added to {self.saved_paths[0]} "
+                                  f"({error.strerror or error}); the model there is complete.")
         return self.results
+
+
+class CheckpointEachEpoch(Callback):
+    """At the end of every epoch but the last, the run so far in ``NAME.checkpoint.npz``: a killed machine loses
+    at most the epoch it was in. A checkpoint that cannot be written is noted once, and training goes on."""
+
+    def __init__(self, run):
+        self.run, self.failed = run, False
+
+    def on_epoch_end(self, state):
+        if state.stop or state.epoch + 1 >= state.last_epoch or self.failed:
+            return  # the run's own save follows at once
+        try:
+            self.run.write_checkpoint()
+        except OSError as error:
+            self.failed = True
+            self.run.notes.append(f"Could not write the checkpoint {checkpoint_path(self.run.out)} "
+                                  f"({error.strerror or error}); training went on without one.")
 
 
 def weight_average(settings, saved=None):
@@ -215,6 +301,13 @@ def check_model_fits_data(settings, data):
         check_fits(layers[0], layers[-1], data, f"{{layers}} {','.join(map(str, layers))}")
 
 
+def check_resume_source(path):
+    """Before any work: that ``path`` can hold a run to resume (a JSON export cannot)."""
+    if os.fspath(path).lower().endswith(".json"):
+        raise SettingsError(f"{path} is a JSON export, which holds no optimizer state or training run to "
+                            f"resume; resume from the .npz file that nnscratch train wrote", "resume")
+
+
 def check_destination(path):
     """Before any work: that a model can be written at ``path`` (a ``.npz`` name, not a folder, in a folder that
     exists or can be made and can be written to)."""
@@ -243,20 +336,3 @@ def check_destination(path):
         raise SettingsError(f"cannot write the model to {path}: {error.strerror or error}", "out") from None
     if os.path.exists(path) and not os.access(path, os.W_OK):
         raise SettingsError(f"cannot write the model to {path}: the file is read-only", "out")
-
-
-@contextmanager
-def interrupts_deferred():
-    """Ctrl-C during the block waits until the block has finished (a file half written is worse than a second
-    of delay), then interrupts as usual. Only the main thread receives signals; elsewhere this does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
