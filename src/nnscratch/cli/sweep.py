@@ -4,9 +4,11 @@
 choice:A,B,C); any other training flag fixes a setting for every trial. The study lives in a journal file in
 --out, or in a database given by --storage (postgresql://user@host/db), which workers on other machines join.
 The total of --trials is the study's: running the same command again resumes it. ``nnscratch sweep status``
-prints the table so far. In --out: trials.csv, sweep.png, best.npz (and its history) and best.json.
+prints the table so far. In --out: trials.csv, sweep.png, best.npz (and its history) and best.json. A failed
+trial is one line with its error and the sweep goes on; when every trial has failed the exit status is 1.
 """
 import os
+import sys
 
 from ..presets import DEFAULTS, PRESETS
 from ..runs import SETTINGS, flag
@@ -22,7 +24,8 @@ def add_parser(subparsers):
                              "seed=int:0:4, dropout=uniform:0:0.5 (hidden: the width of every hidden layer)")
     parser.add_argument("--trials", type=int, default=20, help="trials in the whole study (default: 20)")
     parser.add_argument("--workers", type=int, default=None,
-                        help=f"worker processes on this machine (default: one per core, {os.cpu_count()})")
+                        help=f"worker processes on this machine, at least 1 and no more than there are trials "
+                             f"left (default: one per core, {os.cpu_count()})")
     parser.add_argument("--metric", default="val_accuracy", help="val_accuracy (default) or val_loss")
     parser.add_argument("--sampler", default="tpe", help="tpe (default), random or grid")
     parser.add_argument("--pruner", default="median", help="median (default) or none")
@@ -63,8 +66,9 @@ def run(args):
     given = given_settings(args)
     if args.preset:
         given["preset"] = args.preset
-    result = sweeps.sweep(args.param, given, trials=args.trials, out=args.out,
-                          workers=args.workers or os.cpu_count() or 1, storage=args.storage, study=args.study,
+    workers = (os.cpu_count() or 1) if args.workers is None else args.workers  # 0 is refused, not the default
+    result = sweeps.sweep(args.param, given, trials=args.trials, out=args.out, workers=workers,
+                          storage=args.storage, study=args.study,
                           sampler=args.sampler, pruner=args.pruner, metric=args.metric, join=args.join,
                           quiet=args.quiet, seed=args.seed_sampler)
     print("\n" + result.summary())
@@ -72,4 +76,8 @@ def run(args):
     if written:
         print(f"In {args.out}: {', '.join(written)}"
               + (f"; nnscratch evaluate {os.path.join(args.out, 'best.npz')}" if "best.npz" in written else ""))
+    failed = result.all_failed()
+    if failed:
+        print(f"nnscratch sweep: error: {failed}", file=sys.stderr)
+        return 1
     return 0

@@ -22,8 +22,8 @@ def plot_sweep(path, table, names, metric, study_attributes=None):
     axes = figure.subplots(1, panels, squeeze=False)[0]
     values = [row["value"] for row in table if row["value"] is not None]
     low = min(values) if values else 0.0
-    for axis, name in zip(axes, names):
-        draw_points(axis, table, lambda row: row[name], low)
+    for axis, name in zip(axes[:-1], names, strict=True):
+        draw_points(axis, table, lambda row, name=name: row[name], low)
         axis.set_xlabel(name)
         if str(space.get(name, "")).startswith("loguniform"):
             axis.set_xscale("log")
@@ -34,11 +34,11 @@ def plot_sweep(path, table, names, metric, study_attributes=None):
         if row["state"] == "complete" and row["value"] is not None:
             best = row["value"] if best is None else (max if higher else min)(best, row["value"])
         line.append((row["trial"], best))
-    axes[-1].step(*zip(*[(trial, value) for trial, value in line if value is not None] or [(0, low)]),
+    axes[-1].step(*zip(*[(trial, value) for trial, value in line if value is not None] or [(0, low)], strict=True),
                   where="post", color="tab:green", label="best so far")
     axes[-1].set_xlabel("trial")
     axes[0].set_ylabel(metric)
-    handles = {label: handle for axis in axes for handle, label in zip(*axis.get_legend_handles_labels())}
+    handles = {label: handle for axis in axes for handle, label in zip(*axis.get_legend_handles_labels(), strict=True)}
     figure.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=len(handles), frameon=False)
     figure.suptitle(f"{len(table)} trials: {metric} by parameter and over the trials")
     with atomic_write(path) as file:

@@ -103,7 +103,7 @@ def best_table(table, names, metric, top=5):
     lines = [[str(rank), str(row["trial"]), f"{row['value']:.4f}", *[shown(row[name]) for name in names],
               str(row["epochs"] or ""), f"{row['seconds']:.1f}" if row["seconds"] is not None else ""]
              for rank, row in enumerate(done[:top], 1)]
-    widths = [max(len(cell) for cell in column) for column in zip(header, *lines)]
-    text = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in [header, *lines]]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *lines, strict=True)]
+    text = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)) for line in [header, *lines]]
     summary = ", ".join(f"{count} {state}" for state, count in counts.items()) or "no trials yet"
     return "\n".join([f"Trials: {summary}", *(text if lines else ["No trial has completed yet."])])

@@ -16,7 +16,7 @@ from ..runs import SettingsError, resolve
 from .results import best_table, rows, write_csv
 from .space import SweepError, parse_space, trial_settings
 from .storage import counted, describe, open_storage, open_study, retry_lost_trials
-from .worker import BLAS_THREADS, Job, make_pruner, work
+from .worker import BLAS_THREADS, Job, make_pruner, optuna_errors_only, work
 
 METRICS = ("val_accuracy", "val_loss")
 SAMPLERS = ("tpe", "random", "grid")
@@ -36,6 +36,19 @@ class SweepResult:
     def summary(self, top=5):
         return best_table(self.table, self.names, self.metric, top)
 
+    def all_failed(self):
+        """None unless the study has trials and every one of them failed; then one line saying so, with the error
+        (the last trial's, where they differ)."""
+        if not self.table or any(row["state"] != "failed" for row in self.table):
+            return None
+        errors = [row["error"] or "no error recorded" for row in self.table]
+        total = len(self.table)
+        text = f"all {total} trials failed: {errors[-1]}" if total > 1 else f"the one trial failed: {errors[-1]}"
+        if len(set(errors)) > 1:
+            csv_path = os.path.join(self.out, "trials.csv")
+            text += f" (trial {self.table[-1]['trial']}; each trial's error is in {csv_path})"
+        return text
+
 
 def sweep(space=None, settings=None, *, trials=20, out="runs/sweep", workers=1, storage=None, study=None,
           sampler="tpe", pruner="median", metric="val_accuracy", train=None, join=False, quiet=False, plot=True,
@@ -45,7 +58,8 @@ def sweep(space=None, settings=None, *, trials=20, out="runs/sweep", workers=1, 
     space : ``{name: "KIND:ARGS" or [choices]}`` (or a list of ``"NAME=KIND:ARGS"``): what varies.
     settings : the training settings every trial shares (a ``preset`` among them); see ``nnscratch train``.
     trials : the study's total: finished trials count, so a rerun resumes rather than repeats.
-    workers : processes on this machine, each with single-threaded BLAS (1: this process).
+    workers : processes on this machine, each with single-threaded BLAS (1: this process); no more are started
+        than there are trials left to run.
     storage : a database URL (``postgresql://user@host/db``) shared by machines; None: a journal file in ``out``.
     study : the study's name (default: the name of ``out``); ``join``: it must exist, and may supply the space.
     sampler : tpe, random or grid; pruner : median or none; metric : val_accuracy or val_loss.
@@ -71,20 +85,25 @@ def sweep(space=None, settings=None, *, trials=20, out="runs/sweep", workers=1, 
         if not space:
             raise SweepError("give at least one --param NAME=KIND:ARGS (e.g. lr=loguniform:1e-4:1e-1)")
         description = describe(space, fixed_settings(space, given, metric) if train is None else given, metric)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    opened = open_storage(storage, out)
-    job = Job(storage, out, name, space, {}, metric, int(trials), sampler, pruner, train, quiet, seed)
-    the_study, description = open_study(opened, name, description, make_pruner(pruner), join)
+    with optuna_errors_only():
+        return run_study(Job(storage, out, name, space, {}, metric, int(trials), sampler, pruner, train, quiet,
+                             seed), description, join, int(workers), plot)
+
+
+def run_study(job, description, join, workers, plot):
+    """Open (or create) ``job``'s study, run ``workers`` on it until it has its total, and return the results."""
+    opened = open_storage(job.storage, job.out)
+    the_study, description = open_study(opened, job.study, description, make_pruner(job.pruner), join)
     job.metric, job.fixed = description["metric"], description["fixed"]
-    if not space:
-        job.space = parse_space(description["space"], check_names=train is None)
-    if sampler == "grid":
+    if not job.space:
+        job.space = parse_space(description["space"], check_names=job.train is None)
+    if job.sampler == "grid":
         total = 1
         for param in job.space.values():
             total *= len(param.grid())
         job.trials = min(job.trials, total)
-    run_workers(job, int(workers), the_study)
-    return results(the_study, job.metric, out, plot)
+    run_workers(job, workers, the_study)
+    return results(the_study, job.metric, job.out, plot)
 
 
 def check_choice(flag, value, allowed):
@@ -113,14 +132,19 @@ def fixed_settings(space, given, metric):
     return fixed
 
 
-def run_workers(job, workers, study):
-    """``workers`` processes (or this one) until the study has its total; another round if some died early."""
-    for _ in range(MAX_ROUNDS):
+def run_workers(job, asked, study):
+    """``asked`` processes (or this one), but no more than there are trials left, until the study has its total;
+    another round if some died early."""
+    for round_number in range(MAX_ROUNDS):
         retry_lost_trials(study)
         trials = study.get_trials(deepcopy=False)
         if len(counted(trials)) >= job.trials and not any(
                 trial.state == optuna.trial.TrialState.WAITING for trial in trials):
             return
+        workers = min(asked, trials_left(trials, job.trials))
+        if workers < asked and round_number == 0:
+            left = f"{workers} trial{'s' if workers != 1 else ''} left to run"
+            print(f"--workers {asked}: {left}, so {workers} worker{'s' if workers != 1 else ''}", flush=True)
         if workers == 1:
             work(job)
             continue
@@ -155,6 +179,14 @@ def run_workers(job, workers, study):
             return
 
 
+def trials_left(trials, total):
+    """How many trials of the study's ``total`` no worker has taken yet (those waiting to be tried again among
+    them): more workers than that would find nothing to do. At least 1."""
+    taken = [trial for trial in counted(trials) if trial.state != optuna.trial.TrialState.WAITING]
+    waiting = sum(trial.state == optuna.trial.TrialState.WAITING for trial in trials)
+    return max(total - len(taken), waiting, 1)
+
+
 def worker_job(job, index):
     """The job of worker ``index``: a sampler seed of its own, so that seeded workers do not draw alike."""
     return dataclasses.replace(job, seed=None if job.seed is None else job.seed + index)
@@ -175,7 +207,11 @@ def results(study, metric, out, plot=True):
 
 def status(out="runs/sweep", storage=None, study=None):
     """The trials of a study so far, without running any."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with optuna_errors_only():
+        return read_status(out, storage, study)
+
+
+def read_status(out, storage, study):
     name = study or os.path.basename(os.path.abspath(os.fspath(out)))
     if storage is None and not os.path.exists(os.path.join(out, "journal.log")):
         raise SweepError(f"--out {out}: no sweep there (no journal.log); give --storage for a database")

@@ -106,7 +106,8 @@ def open_study(storage, name, description, pruner, join):
 def refuse_if_different(name, stored, given):
     there, here = stored["space"], given["space"]
     if there != here:
-        show = lambda space: " ".join(f"{key}={value}" for key, value in sorted(space.items())) or "(none)"
+        def show(space):
+            return " ".join(f"{key}={value}" for key, value in sorted(space.items())) or "(none)"
         raise SweepError(f"--study {name} exists with another search space: {show(there)} there, {show(here)} "
                          f"here; pass the same --param flags, --join it without them, or choose another --study")
     if stored["metric"] != given["metric"]:

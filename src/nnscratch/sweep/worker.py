@@ -3,8 +3,10 @@ the metric after every epoch (so the pruner can stop a hopeless trial) and recor
 
 Every worker, whether a process of this machine or of another, runs ``work(job)`` against the same storage;
 the study, not the worker, decides when the sweep is done. A trial that fails (training diverged, settings that
-cannot be used) is recorded as failed with its message and the worker goes on.
+cannot be used, data that cannot be read) is recorded as failed with its message, shown in the worker's one
+line for the trial (Optuna's own warning and traceback are silenced), and the worker goes on.
 """
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 import optuna
 
 from ..callbacks import Callback
+from ..errors import NNScratchError
 from ..runs import Run, resolve
 from ..runs import run as runs  # its load_data, which tests may replace
 from .best import better, keep_if_best
@@ -22,6 +25,9 @@ from .storage import counted, open_storage, retry_lost_trials, worker_name
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
                 "NUMEXPR_NUM_THREADS")
 DATA_SETTINGS = ("dataset", "data", "validation_size", "train_size", "architecture")
+# What a trial may fail of and the sweep go on after: training diverged, settings or data that cannot be used,
+# a file that cannot be written, a network too big for memory. Anything else is a bug and stops the sweep.
+TRIAL_FAILURES = (FloatingPointError, ValueError, NNScratchError, OSError, MemoryError)
 
 
 @dataclass
@@ -50,9 +56,25 @@ class Surplus(Exception):
     """A trial started after the study already had its total (two workers started at the same moment)."""
 
 
+@contextlib.contextmanager
+def optuna_errors_only():
+    """Optuna's own log shows errors only, while inside: its warning and traceback for each failed trial would
+    repeat the one line a worker prints for it. The level it had is restored afterwards."""
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(level)
+
+
 def work(job):
     """Run trials of ``job``'s study until it has ``job.trials`` of them."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with optuna_errors_only():
+        work_quietly(job)
+
+
+def work_quietly(job):
     storage = open_storage(job.storage, job.out)
     study = optuna.load_study(study_name=job.study, storage=storage, sampler=make_sampler(job),
                               pruner=make_pruner(job.pruner))
@@ -102,9 +124,9 @@ class Objective:
             if self.job.train is not None:
                 return float(self.job.train({**self.job.fixed, **values}, Report(trial).__call__))
             return self.train(trial, values)
-        except (FloatingPointError, ValueError) as error:  # training diverged; settings that cannot be used
-            trial.set_user_attr("error", str(error).splitlines()[0] if str(error) else type(error).__name__)
-            raise TrialFailed(str(error)) from None
+        except TRIAL_FAILURES as error:
+            trial.set_user_attr("error", first_line(error))
+            raise TrialFailed(first_line(error)) from None
         except KeyboardInterrupt:
             trial.set_user_attr("interrupted", True)
             raise
@@ -138,6 +160,12 @@ class Objective:
         if key not in self.data:
             self.data[key] = runs.load_data(settings)
         return self.data[key]
+
+
+def first_line(error):
+    """An error's message in one line, or its kind where it has none (``MemoryError``)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 class Report(Callback):
