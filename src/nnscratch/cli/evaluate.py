@@ -12,6 +12,7 @@ from ..serialization import Ensemble, input_shape_of, load_models
 from ..training import evaluate
 from ..runs import data as run_data
 from ..runs.data import check_fits
+from ..runs.settings import SettingsError
 from . import CommandError
 from .console import architecture_line, percent
 
@@ -46,8 +47,6 @@ def run(args):
         settings["validation_size"] = DEFAULTS["validation_size"]
     shape = input_shape_of(model, metadata)
     settings["input_shape"] = list(shape) if shape else None  # images (N, 1, 28, 28) for a convolutional model
-    if args.split == "validation" and not settings["validation_size"]:
-        settings["validation_size"] = DEFAULTS["validation_size"]
     data = load_split_data(settings, args)
     check_fits(shape, None, data, f"the model in {args.model}")
     x, y = dict(data.splits())[args.split]
@@ -85,8 +84,8 @@ def load_split_data(settings, args):
     data set too small for that cut is named with both sizes."""
     try:
         return run_data.load_data(settings)
-    except ValueError as error:
-        if not str(error).startswith("validation_size must be"):
+    except SettingsError as error:
+        if error.setting != "validation_size":
             raise
         where = settings.get("data") or settings["dataset"]
         raise CommandError(f"--split {args.split}: the model's training run held out {settings['validation_size']} "

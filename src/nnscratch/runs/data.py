@@ -1,5 +1,6 @@
 """The data of a run: a data set loaded in its splits (train, validation, test) as the network takes them, and
 the check that a model fits it."""
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,16 +61,53 @@ def load_data(settings):
     if name not in ("lines", *DATASETS):
         raise SettingsError(f"{{dataset}} must be one of {', '.join(DATASETS)} or lines, got {name!r}")
     if name == "lines":
+        check_memory_for_lines(int(train_size or 1500), validation_size + LINES_TEST_SIZE)
         data = make_lines_data(int(train_size or 1500), validation_size, settings["seed"])
         return as_images(data) if wants_images(settings) else data
     from ..datasets import load_dataset
-    dataset = load_dataset(name, path=settings.get("data"), validation_size=validation_size,
+    dataset = load_dataset(name, path=settings.get("data"), validation_size=0,
                            shape="image" if wants_images(settings) else "flat")
-    train = dataset.train
+    train, validation = hold_out(dataset.train, validation_size, settings.get("data") or dataset.name)
     if train_size is not None:
         train = (train[0][:int(train_size)], train[1][:int(train_size)])
     class_names = list(getattr(dataset, "class_names", None) or range(int(dataset.train[1].max()) + 1))
-    return TrainingData(dataset.name, [str(name) for name in class_names], train, dataset.validation, dataset.test)
+    return TrainingData(dataset.name, [str(name) for name in class_names], train, validation, dataset.test)
+
+
+def hold_out(train, validation_size, source):
+    """The training split less its last ``validation_size`` examples, and those examples as the validation split
+    (None for 0). A size that leaves nothing to train on is refused with one that fits."""
+    count = len(train[0])
+    if count == 0:
+        raise SettingsError(f"{source} holds no training examples")
+    if validation_size >= count:
+        share = max(1, count // 6)  # MNIST's own proportion: 10,000 of 60,000
+        raise SettingsError(f"{{validation_size}} {validation_size} leaves nothing to train on: {source} has "
+                            f"{count:,} training examples; hold out fewer, such as {{validation_size}} {share} (a "
+                            f"sixth, as MNIST's 10,000 of 60,000), or 0 for none", "validation_size")
+    if not validation_size:
+        return train, None
+    cut = count - validation_size
+    return (train[0][:cut], train[1][:cut]), (train[0][cut:], train[1][cut:])
+
+
+def check_memory_for_lines(train_size, others):
+    """Drawing ``train_size`` images of lines (16 × 16 float32 each), and ``others`` for validation and test, must
+    fit in this machine's memory."""
+    needed = (train_size + others) * 16 * 16 * 4
+    available = physical_memory()
+    if available and needed > available // 2:
+        raise SettingsError(f"{{train_size}} {train_size}: that many images of lines would take "
+                            f"{needed / 2**30:,.1f} GiB of memory, more than half of this machine's "
+                            f"{available / 2**30:.1f} GiB; draw fewer", "train_size")
+
+
+def physical_memory():
+    """This machine's memory in bytes (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def make_lines_data(train_size, validation_size, seed):

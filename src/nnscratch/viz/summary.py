@@ -8,8 +8,8 @@ from ..layers import ACTIVATIONS, BatchNorm, Conv2D, Linear, MaxPool2D
 def architecture_line(model, input_shape):
     """``Input (m, 784) --> Linear (m, 30) --> Sigmoid --> ... --> Output (m, 10)``: one line, batch first.
 
-    ``input_shape`` is one example's shape (an int for flat rows). Layers that change the shape show the shape
-    they give, found by passing one blank example through the network in eval mode.
+    ``input_shape`` is one example's shape (an int for flat rows). Linear and Conv2D layers, and layers that change
+    the shape, show the shape they give, found by passing one blank example through the network in eval mode.
     """
     shape = (int(input_shape),) if isinstance(input_shape, (int, np.integer)) else tuple(input_shape)
     parts = [f"Input {batch_shape(shape)}"]
@@ -17,7 +17,7 @@ def architecture_line(model, input_shape):
     with model.mode(training=False):
         for layer in model:
             before, x = x.shape, layer.forward(x)
-            if x.shape != before:
+            if x.shape != before or isinstance(layer, (Linear, Conv2D)):
                 parts.append(f"{type(layer).__name__} {batch_shape(x.shape[1:])}")
             else:
                 parts.append(repr(layer) if layer.config() and not layer.params else type(layer).__name__)
