@@ -34,6 +34,44 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "network: may download MNIST once (off unless cached or NNSCRATCH_NETWORK=1)")
 
 
+def missing_parts():
+    """``(what will be skipped, the command that installs what it needs)`` for each optional part this machine
+    lacks: the PyTorch comparisons, the browser tests, the sweeps across machines, the extras."""
+    import glob
+    import importlib.util
+    import shutil
+    import sys
+
+    def lacks(module):
+        return importlib.util.find_spec(module) is None
+
+    pip = f"{sys.executable} -m pip install"
+    missing = []
+    if lacks("torch"):
+        missing.append(("the comparisons with PyTorch (the oracle tests)", f"{pip} torch==2.13.0"))
+    if not shutil.which("chromium"):
+        missing.append(("the page's browser tests (Chromium)", "apt-get install -y chromium"))
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        missing.append(("the sweep across machines (PostgreSQL)", "apt-get install -y postgresql"))
+    extras = [module for module in ("playwright", "optuna", "psycopg2", "onnx", "onnxruntime", "sklearn",
+                                    "nbclient") if lacks(module)]
+    if extras:
+        missing.append((f"the tests of {', '.join(extras)}", f"{pip} -e '.[test,all]'"))
+    return missing
+
+
+def pytest_sessionstart(session):
+    """Say at the start, not only in the summary, what will be skipped and the one command that installs it."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    missing = missing_parts()
+    if reporter is None or not missing:
+        return
+    reporter.write_line("Some tests will be skipped, for lack of what they need (`bash .ci/run` installs it all):",
+                        yellow=True)
+    for what, command in missing:
+        reporter.write_line(f"  {what}: {command}", yellow=True)
+
+
 def mnist_is_cached():
     from nnscratch.datasets import fetch
     try:
