@@ -5,7 +5,7 @@ ReLU, dense 10, trained with Adam at batch 128 (pooling before the ReLU computes
 since the ReLU is monotonic, on a quarter of the values; both frameworks use that order). The two frameworks
 take turns, epoch by epoch, so that both see the same machine load; both use two threads (OpenBLAS for NumPy,
 intra-op threads for PyTorch; nnscratch's element-wise work between the products runs on the thread pool of
-``nnscratch.layers.windows``, which ``NNSCRATCH_THREADS=1`` turns off). The table gives the median epoch time
+``nnscratch.fast``, which ``NNSCRATCH_THREADS=1`` turns off). The table gives the median epoch time
 of each, their ratio and nnscratch's peak traced memory; a second table shows where nnscratch's time goes,
 layer by layer. Usage:
 ``python bench/bench_cnn.py [--repeats 3] [--train-size N] [--profile-steps 30] [--blas-core NAME]``
@@ -45,7 +45,8 @@ import numpy as np  # noqa: E402
 
 import nnscratch as nn  # noqa: E402
 from benchlib import TorchEpochs, frameworks, interleaved_medians, mnist_training_set, peak_memory_mib  # noqa: E402
-from nnscratch.layers import Conv2D, MaxPool2D, windows  # noqa: E402
+from nnscratch import fast  # noqa: E402
+from nnscratch.layers import Conv2D, MaxPool2D  # noqa: E402
 
 BATCH_SIZE = 128
 
@@ -100,7 +101,7 @@ def layer_profile(x, y, steps=30):
     model.layers[0].needs_input_grad = False  # the data needs no gradient, as in fit
     optimizer, loss = nn.Adam(model, lr=1e-3), nn.SoftmaxCrossEntropy()
     forward, backward, update = np.zeros(len(model)), np.zeros(len(model)), 0.0
-    with windows.products_on_the_pool(model):      # as in fit: OpenBLAS single-threaded, products on the pool
+    with fast.faster(model):      # as in fit: the fast layers, OpenBLAS single-threaded, products on the pool
         for step in range(steps + 3):                 # three warm-up steps are not counted
             counted = step >= 3
             start = (step * BATCH_SIZE) % max(1, len(x) - BATCH_SIZE)
@@ -131,7 +132,7 @@ def main(args):
     runners, torch_version = frameworks(NnscratchRun, torch_run)
     print(f"data: {source} {x.shape}, NumPy {np.__version__}, PyTorch {torch_version}, batch {BATCH_SIZE}, "
           f"Adam, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, OpenBLAS kernels {openblas_core()}, "
-          f"nnscratch threads {windows.threads()}, "
+          f"nnscratch threads {fast.threads()}, "
           f"{args.repeats} interleaved epochs each\n")
     runs = [framework(x, y) for framework in runners]
     medians = interleaved_medians(runs, args.repeats)

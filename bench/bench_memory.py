@@ -41,13 +41,13 @@ def batches(data, settings, steps):
 
 def train_nnscratch(steps, eval_size):
     import nnscratch as nn
-    from nnscratch.layers.windows import products_on_the_pool
+    from nnscratch.fast import faster
     from nnscratch.presets import get_preset
     from nnscratch.presets.recipes import build_loss, build_optimizer
     settings, data = training_data()
     model = get_preset("cnn-best").build()
     loss, optimizer = build_loss(settings), build_optimizer(settings, model)
-    with model.mode(training=True), products_on_the_pool(model):
+    with model.mode(training=True), faster(model):
         for x, y in batches(data, settings, steps):
             nn.train_step(model, x, y, loss, optimizer)
     for _, (x, y) in measured_splits(data, eval_size):

@@ -1,10 +1,15 @@
-"""Conv2D: numerical gradients, a naive loop reference, PyTorch with copied weights, and the Layer contract."""
+"""Conv2D: numerical gradients, a naive loop reference, PyTorch with copied weights, and the Layer contract;
+the naive loops and PyTorch check the fast twin's two ways too (nnscratch.fast)."""
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 
 from gradcheck import check_layer_gradients
 from naive_layers import conv2d, conv2d_backward
-from nnscratch.layers import LAYERS, Conv2D, Flatten, Linear, MaxPool2D, ReLU, windows
+from nnscratch import fast
+from nnscratch.fast.conv import col2im, im2col
+from nnscratch.layers import LAYERS, Conv2D, Flatten, Linear, MaxPool2D, ReLU
 from nnscratch.network import Sequential
 
 CASES = [  # (in_channels, out_channels, kernel, stride, padding, input height, input width)
@@ -20,18 +25,23 @@ CASES = [  # (in_channels, out_channels, kernel, stride, padding, input height, 
     (1, 2, 4, 1, 0, 4, 4),          # the kernel as large as the image: one output pixel
     (2, 3, 1, 1, 0, 5, 4),
 ]
-# Every case by unrolled windows, and the stride-1 ones by the convolution theorem too (layers/spectral.py).
-WAYS = [(case, method) for case in CASES for method in ("unrolled", "spectral")
-        if method == "unrolled" or case[3] == 1]
+# Every case by the plain layer and the fast twin's unrolled windows, and the stride-1 ones by the convolution
+# theorem too (fast/spectral.py).
+WAYS = [(case, way) for case in CASES for way in ("plain", "unrolled", "spectral")
+        if way != "spectral" or case[3] == 1]
 
 
-def make(case, seed=0, dtype=np.float64, method="auto"):
+def make(case, seed=0, dtype=np.float64):
     in_channels, out_channels, kernel, stride, padding, height, width = case
     rng = np.random.default_rng(seed)
     conv = Conv2D(in_channels, out_channels, kernel, stride, padding, bias_init="normal", rng=rng, dtype=dtype)
-    conv.method = method
     x = rng.standard_normal((2, in_channels, height, width)).astype(dtype)
     return conv, x
+
+
+def computing(conv, way):
+    """The block in which ``conv`` computes the ``way`` asked: plain, or the fast twin's unrolled or spectral."""
+    return nullcontext({}) if way == "plain" else fast.faster(conv, convolution=way)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -40,38 +50,40 @@ def test_gradients_match_central_differences(case):
     check_layer_gradients(conv, x)
 
 
-@pytest.mark.parametrize("case, method", WAYS)
-def test_matches_naive_loops(case, method):
-    conv, x = make(case, method=method)
-    y = conv.forward(x)
-    assert conv.computed == method
+@pytest.mark.parametrize("case, way", WAYS)
+def test_matches_naive_loops(case, way):
+    conv, x = make(case)
+    grad_out = np.random.default_rng(1).standard_normal(conv.forward(x).shape)
+    with computing(conv, way) as twins:
+        y = conv.forward(x)
+        grad_x = conv.backward(grad_out)
+    assert way == "plain" or twins[conv].computed == way
     expected = conv2d(x, conv.params["W"], conv.params["b"], conv.stride, conv.padding)
     assert y.shape == expected.shape, f"output shape {y.shape}, expected {expected.shape}"
     np.testing.assert_allclose(y, expected, rtol=1e-10, atol=1e-12)
-    grad_out = np.random.default_rng(1).standard_normal(y.shape)
-    grad_x = conv.backward(grad_out)
     expected_x, expected_W, expected_b = conv2d_backward(x, conv.params["W"], grad_out, conv.stride, conv.padding)
     np.testing.assert_allclose(grad_x, expected_x, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(conv.grads["W"], expected_W, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(conv.grads["b"], expected_b, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("case, method", WAYS)
-def test_matches_pytorch_with_copied_weights(case, method):
+@pytest.mark.parametrize("case, way", WAYS)
+def test_matches_pytorch_with_copied_weights(case, way):
     torch = pytest.importorskip("torch")
-    conv, x = make(case, dtype=np.float32, method=method)
+    conv, x = make(case, dtype=np.float32)
     reference = torch.nn.Conv2d(*case[:2], case[2], stride=case[3], padding=case[4])
     with torch.no_grad():
         reference.weight.copy_(torch.from_numpy(conv.params["W"]))
         reference.bias.copy_(torch.from_numpy(conv.params["b"]))
     x_torch = torch.from_numpy(x).requires_grad_(True)
     y_torch = reference(x_torch)
-    y = conv.forward(x)
+    grad_out = np.random.default_rng(2).standard_normal(tuple(y_torch.shape)).astype(np.float32)
+    with computing(conv, way):
+        y = conv.forward(x)
+        grad_x = conv.backward(grad_out)
     assert y.shape == tuple(y_torch.shape) and y.dtype == np.float32, f"got {y.shape} {y.dtype}"
     np.testing.assert_allclose(y, y_torch.detach().numpy(), rtol=1e-5, atol=1e-5)
-    grad_out = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
     y_torch.backward(torch.from_numpy(grad_out))
-    grad_x = conv.backward(grad_out)
     assert grad_x.dtype == np.float32 and conv.grads["W"].dtype == np.float32
     np.testing.assert_allclose(grad_x, x_torch.grad.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(conv.grads["W"], reference.weight.grad.numpy(), rtol=1e-4, atol=1e-5)
@@ -159,18 +171,8 @@ def test_any_input_layout_gives_the_same_result():
                                        err_msg=f"dL/dW, input {name}")
 
 
-def test_conv_output_feeds_the_next_conv_without_a_copy():
-    """The (C, H, W, N) layout flows from layer to layer: the next Conv2D reads its input's memory in place."""
-    first, second = Conv2D(1, 4, 3, rng=0), Conv2D(4, 2, 3, rng=1)
-    y = first.forward(np.random.default_rng(6).standard_normal((5, 1, 9, 9)).astype(np.float32))
-    inner = y.transpose(1, 2, 3, 0)
-    assert inner.flags.c_contiguous, f"Conv2D output strides {y.strides} are not a (C, H, W, N) array's"
-    expected = conv2d(y.astype(np.float64), second.params["W"], second.params["b"])
-    np.testing.assert_allclose(second.forward(y), expected, rtol=1e-4, atol=1e-5)
-
-
 def plain_im2col(x, kernel, stride):
-    """im2col as its docstring writes it, for (C, H, W, N) input."""
+    """fast.conv.im2col as its docstring writes it, for (C, H, W, N) input."""
     (kh, kw), (sh, sw) = kernel, stride
     windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
     return np.ascontiguousarray(windows.transpose(0, 4, 5, 1, 2, 3)).reshape(x.shape[0] * kh * kw, -1)
@@ -197,47 +199,58 @@ def test_im2col_and_col2im_match_their_plain_versions_to_the_bit_with_any_number
     grad_cols = rng.standard_normal(expected_cols.shape).astype(np.float32)
     expected_x = plain_col2im(grad_cols, x.shape, kernel, stride)
     try:
-        windows.set_threads(threads)
-        cols = windows.im2col(x, kernel, stride, np.full(expected_cols.shape, np.nan, np.float32))
-        folded = windows.col2im(grad_cols, x.shape, kernel, stride, np.full(x.shape, np.nan, np.float32))
+        fast.set_threads(threads)
+        cols = im2col(x, kernel, stride, np.full(expected_cols.shape, np.nan, np.float32))
+        folded = col2im(grad_cols, x.shape, kernel, stride, np.full(x.shape, np.nan, np.float32))
     finally:
-        windows.set_threads(None)
+        fast.set_threads(None)
     np.testing.assert_array_equal(cols, expected_cols)
     np.testing.assert_array_equal(folded, expected_x)
 
 
-def test_a_training_step_gives_the_same_bits_with_and_without_threads():
+def test_a_fast_training_step_repeats_to_the_bit_and_agrees_with_and_without_threads():
+    """The same bits run after run with one number of threads; with another, the products split otherwise, so
+    the two agree to float32 rounding (to the bit under BLAS kernels that round alike however a product is
+    split), the same as the plain layers."""
     def step():
         rng = np.random.default_rng(11)
         model = Sequential(Conv2D(3, 8, 5, padding=2, rng=rng), MaxPool2D(2), ReLU(),
                            Conv2D(8, 6, 3, stride=2, rng=rng), ReLU(), Flatten(), Linear(6 * 3 * 3, 4, rng=rng))
         x = rng.standard_normal((16, 3, 14, 14)).astype(np.float32)
-        y = model.forward(x)
-        grad_x = model.backward(np.ones_like(y))
-        return [y, grad_x] + [array.copy() for layer in model for array in layer.grads.values()]
+        plain_y = model.forward(x)
+        plain = [plain_y, model.backward(np.ones_like(plain_y))] + [array.copy() for layer in model
+                                                                     for array in layer.grads.values()]
+        with fast.faster(model):
+            y = model.forward(x)
+            grad_x = model.backward(np.ones_like(y))
+        return [y, grad_x] + [array.copy() for layer in model for array in layer.grads.values()], plain
 
     try:
-        windows.set_threads(1)
-        alone = step()
-        windows.set_threads(4)
-        shared = step()
+        fast.set_threads(1)
+        alone, plain = step()
+        fast.set_threads(4)
+        shared, _ = step()
+        again, _ = step()
     finally:
-        windows.set_threads(None)
-    for number, (first, second) in enumerate(zip(alone, shared)):
-        np.testing.assert_array_equal(first, second, err_msg=f"array {number} differs with threads")
+        fast.set_threads(None)
+    for number, (first, second, third, reference) in enumerate(zip(alone, shared, again, plain)):
+        np.testing.assert_array_equal(second, third, err_msg=f"array {number} differs between two runs")
+        scale = np.abs(reference).max()
+        for result in (first, second):
+            np.testing.assert_allclose(result, reference, rtol=0, atol=1e-5 * scale, err_msg=f"array {number}")
 
 
 def test_the_thread_setting_is_checked(monkeypatch):
     try:
         with pytest.raises(ValueError, match="the number of threads must be at least 1, got 0"):
-            windows.set_threads(0)
+            fast.set_threads(0)
         monkeypatch.setenv("NNSCRATCH_THREADS", "two")
         with pytest.raises(ValueError, match="NNSCRATCH_THREADS must be a whole number, got 'two'"):
-            windows.set_threads(None)
+            fast.set_threads(None)
         monkeypatch.setenv("NNSCRATCH_THREADS", "1")
-        windows.set_threads(None)
-        assert windows.threads() == 1
+        fast.set_threads(None)
+        assert fast.threads() == 1
     finally:
         monkeypatch.delenv("NNSCRATCH_THREADS")
-        windows.set_threads(None)
-    assert windows.threads() >= 1
+        fast.set_threads(None)
+    assert fast.threads() >= 1

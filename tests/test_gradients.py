@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import nnscratch as nn
-from nnscratch import layers
+from nnscratch import fast, layers
 from gradcheck import assert_close, check_layer_gradients, check_loss_gradient, numerical_gradient
 
 
@@ -15,11 +15,6 @@ def away_from_zero(shape):
     """Inputs kept clear of 0, where ReLU-like layers have a kink that central differences straddle."""
     x = rng().standard_normal(shape)
     return x + np.sign(x) * 0.1
-
-
-def spectral_conv(conv):
-    conv.method = "spectral"
-    return conv
 
 
 CASES = {
@@ -37,8 +32,6 @@ CASES = {
     "Conv2D": (lambda: layers.Conv2D(2, 3, 3, padding=1, bias_init="normal", rng=1), (2, 2, 5, 5)),
     "Conv2D, strided": (lambda: layers.Conv2D(2, 3, (3, 2), stride=2, rng=1), (2, 2, 6, 5)),
     "Conv2D, stride 2 and padding 2": (lambda: layers.Conv2D(2, 3, 5, stride=2, padding=2, rng=1), (2, 2, 8, 8)),
-    "Conv2D, by the convolution theorem": (lambda: spectral_conv(layers.Conv2D(2, 3, (3, 2), padding=1, rng=1)),
-                                           (2, 2, 5, 6)),
     "MaxPool2D": (layers.MaxPool2D, (2, 3, 4, 4)),
     "AvgPool2D": (lambda: layers.AvgPool2D(3, stride=1), (2, 2, 4, 5)),
     "GlobalAvgPool": (layers.GlobalAvgPool, (2, 3, 4, 4)),
@@ -49,10 +42,29 @@ CASES = {
 }
 
 
+# The fast twins (nnscratch.fast), each way they compute, through the same check.
+FAST_CASES = {name: CASES[name] for name in ("Linear", "Conv2D", "Conv2D, strided", "Conv2D, stride 2 and padding 2",
+                                              "MaxPool2D", "AvgPool2D", "BatchNorm, dense", "BatchNorm, convolutional",
+                                              "CNN")}
+FAST_CASES["Conv2D, by the convolution theorem"] = (lambda: layers.Conv2D(2, 3, (3, 2), padding=1, rng=1),
+                                                    (2, 2, 5, 6))
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_layer_gradients_match_central_differences(name):
     make_layer, shape = CASES[name]
     check_layer_gradients(make_layer(), away_from_zero(shape))
+
+
+@pytest.mark.parametrize("name", FAST_CASES)
+def test_fast_layer_gradients_match_central_differences(name):
+    make_layer, shape = FAST_CASES[name]
+    layer = make_layer()
+    convolution = "spectral" if "convolution theorem" in name else "unrolled"
+    with fast.faster(layer, convolution=convolution) as twins:
+        check_layer_gradients(layer, away_from_zero(shape))
+    if convolution == "spectral":
+        assert twins[layer].computed == "spectral"
 
 
 def test_dropout_gradient_with_a_fixed_mask():

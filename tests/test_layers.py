@@ -181,9 +181,46 @@ def test_network_is_a_class_whose_models_save_and_load_as_networks(tmp_path):
     np.testing.assert_array_equal(loaded.predict_output(x), model.predict_output(x))
 
 
-def test_network_takes_one_list_of_sizes():
-    with pytest.raises(TypeError, match="Network takes one list of sizes, got 3 positional arguments"):
+def test_network_takes_sizes_and_sequential_takes_layers():
+    with pytest.raises(TypeError):
         nn.Network([2, 3], [3, 4], [4, 5])
+    for layers in ([nn.Linear(2, 3), nn.ReLU()], nn.Linear(2, 3)):
+        with pytest.raises(TypeError, match=r"Network builds a network from a list of sizes.*use Sequential"):
+            nn.Network(layers)
+    assert [type(layer) for layer in nn.Sequential(nn.Linear(2, 3), nn.ReLU())] == [nn.Linear, nn.ReLU]
+
+
+def test_from_config_is_the_inverse_of_config_and_clone_copies():
+    model = nn.Sequential(nn.layers.Conv2D(1, 2, 3, padding=1, rng=0), nn.layers.BatchNorm(2), nn.ReLU(),
+                          nn.Flatten(), nn.Sequential(nn.Linear(2 * 4 * 4, 3, rng=1), nn.Softmax()))
+    description = {"type": "Sequential", "config": model.config()}
+    rebuilt = nn.Layer.from_config(description)
+    assert type(rebuilt) is nn.Sequential and rebuilt.config() == model.config()
+    assert type(rebuilt[4]) is nn.Sequential
+    network = nn.Network([4, 3, 2], activation="tanh", dropout=0.1, rng=0)
+    again = nn.Layer.from_config({"type": "Network", "config": network.config()}, initialize=False)
+    assert type(again) is nn.Network and again.config() == network.config()
+    assert not any(array.any() for array in again.parameters().values())     # zeros, to be overwritten
+    assert again[0].init == "he"                                              # still naming its initializer
+    x = np.random.default_rng(0).standard_normal((5, 1, 4, 4)).astype(np.float32)
+    model.forward(x)                                                          # moves the running statistics
+    twin = model.clone()
+    assert type(twin) is nn.Sequential and twin is not model
+    np.testing.assert_array_equal(twin.predict_output(x), model.predict_output(x))
+    twin[0].params["W"] += 1                                                  # a copy, not a view
+    assert not np.array_equal(twin[0].params["W"], model[0].params["W"])
+    assert model.astype(np.float64).clone().dtype == np.float64
+
+
+def test_from_config_names_what_is_wrong():
+    with pytest.raises(ValueError, match=r"unknown layer type 'NoSuchLayer'; known: .*Linear"):
+        nn.Layer.from_config({"type": "NoSuchLayer", "config": {}})  # (a name no test registers)
+    with pytest.raises(ValueError, match="a layer description must be"):
+        nn.Layer.from_config(["Linear"])
+    with pytest.raises(ValueError, match="cannot build layer Linear from"):
+        nn.Layer.from_config({"type": "Linear", "config": {"in_features": 0, "out_features": 2}})
+    with pytest.raises(ValueError, match="Sequential needs a list of layers"):
+        nn.Layer.from_config({"type": "Sequential", "config": {}})
 
 
 def test_sequential_rejects_non_layers():

@@ -5,7 +5,10 @@ PyTorch is not a dependency; these tests run where it is installed (``pip instal
 import numpy as np
 import pytest
 
+from contextlib import nullcontext
+
 import nnscratch as nn
+from nnscratch import fast
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed; `pip install torch==2.13.0` enables the "
                                             "oracle tests")
@@ -103,21 +106,21 @@ def test_optimizers_follow_torch_for_five_steps(name, make, make_torch):
     np.testing.assert_allclose(model[0].params["b"], b_t.detach().numpy(), rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("kernel, stride, padding, method", [(3, 1, 1, "unrolled"), (3, 2, 0, "unrolled"),
-                                                        (5, 2, 2, "unrolled"), (5, 1, 0, "spectral"),
-                                                        (3, 1, 1, "spectral")])
-def test_conv_pool_relu_agree_with_autograd(kernel, stride, padding, method):
-    """Conv2D (the strides and paddings the presets use, by unrolled windows and by the convolution theorem),
-    MaxPool2D, ReLU, AvgPool2D, in float64."""
+@pytest.mark.parametrize("kernel, stride, padding, way", [
+    (3, 1, 1, "plain"), (3, 2, 0, "plain"), (5, 2, 2, "plain"), (5, 1, 0, "plain"),
+    (3, 1, 1, "unrolled"), (3, 2, 0, "unrolled"), (5, 2, 2, "unrolled"), (5, 1, 0, "spectral"), (3, 1, 1, "spectral")])
+def test_conv_pool_relu_agree_with_autograd(kernel, stride, padding, way):
+    """Conv2D (the strides and paddings the presets use; the plain layers, and the fast twins by unrolled windows
+    and by the convolution theorem), MaxPool2D, ReLU, AvgPool2D, in float64."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((4, 2, 13, 13))
     conv = nn.layers.Conv2D(2, 5, kernel, stride=stride, padding=padding, bias_init="normal", rng=1,
                             dtype=np.float64)
-    conv.method = method
     model = nn.Sequential(conv, nn.layers.MaxPool2D(2), nn.ReLU(), nn.layers.AvgPool2D(2, stride=1))
-    output = model.forward(x)
-    grad_output = rng.standard_normal(output.shape)
-    grad_x = model.backward(grad_output)
+    with nullcontext() if way == "plain" else fast.faster(model, convolution=way):
+        output = model.forward(x)
+        grad_output = rng.standard_normal(output.shape)
+        grad_x = model.backward(grad_output)
 
     x_t, W_t, b_t = torch_tensor(x), torch_tensor(conv.params["W"]), torch_tensor(conv.params["b"])
     out_t = F.avg_pool2d(torch.relu(F.max_pool2d(F.conv2d(x_t, W_t, b_t, stride=stride, padding=padding), 2)),

@@ -1,18 +1,40 @@
-"""Conv2D by the convolution theorem (layers/spectral.py): its transforms against NumPy's FFT, its multiply-adds
-counted by hand, Conv2D's choice between the two ways, and the same bits run after run on any number of
+"""Conv2D by the convolution theorem (fast/spectral.py): its plain version, three lines of np.fft, against the
+plain Conv2D; the matrix transforms against NumPy's FFT and against the plain version; its multiply-adds counted
+by hand, the fast Conv2D's choice between the two ways, and the same bits run after run on any number of
 threads. The naive loops and PyTorch check it with the unrolled windows, case by case, in test_conv.py."""
 import numpy as np
 import pytest
 
-from nnscratch.layers import Conv2D, spectral, windows
+from nnscratch import fast
+from nnscratch.fast import spectral
+from nnscratch.fast.layout import batch_first, batch_innermost
+from nnscratch.layers import Conv2D
 
-def make(case, method, dtype=np.float64, seed=0):
-    """A Conv2D (stride 1) computing by ``method`` and a batch of 3: case = (C_in, C_out, kernel, padding, H, W)."""
+
+def make(case, dtype=np.float64, seed=0):
+    """A Conv2D (stride 1) and a batch of 3: case = (C_in, C_out, kernel, padding, H, W)."""
     in_channels, out_channels, kernel, padding, height, width = case
     rng = np.random.default_rng(seed)
     conv = Conv2D(in_channels, out_channels, kernel, padding=padding, bias_init="normal", rng=rng, dtype=dtype)
-    conv.method = method
     return conv, rng.standard_normal((3, in_channels, height, width)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype, rounding", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("case", [(1, 3, 3, 0, 5, 5), (2, 3, (3, 2), 0, 7, 6), (4, 5, 5, 0, 9, 9),
+                                  (32, 64, 5, 0, 12, 12), (2, 2, 4, 0, 4, 4)])
+def test_the_plain_fft_version_is_the_plain_convolution_and_the_matrix_transforms_are_it(case, dtype, rounding):
+    """irfft2(rfft2(x) · conj(rfft2(w, s))), cropped, is Conv2D's valid output; the matrix transforms give the
+    same, to rounding of the largest value."""
+    conv, x = make(case, dtype)
+    expected = conv.forward(x)
+    by_fft = spectral.convolve_by_fft(x, conv.params["W"], conv.params["b"])
+    assert by_fft.shape == expected.shape and by_fft.dtype == dtype
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(by_fft, expected, rtol=0, atol=rounding * scale)
+    allocate = lambda purpose, shape, dtype: np.full(shape, np.nan, dtype)          # noqa: E731
+    by_matrices, _ = spectral.convolve(np.ascontiguousarray(batch_innermost(x)), conv.params["W"], conv.params["b"],
+                                       allocate)
+    np.testing.assert_allclose(batch_first(by_matrices), by_fft, rtol=0, atol=rounding * scale)
 
 
 def dense_transforms(height, width, kernel):
@@ -82,10 +104,11 @@ def test_multiply_adds_by_hand():
     assert (unrolled, by_spectrum) == (2 * 8 * 8 * 64 * 32 * 5 * 5, 2_592_768 - analysis * 32 - products)
 
 
-def test_conv2d_takes_the_cheaper_way():
+def test_the_fast_conv2d_takes_the_cheaper_way():
     def computed(conv, shape):
-        conv.forward(np.zeros(shape, np.float32))
-        return conv.computed
+        with fast.faster(conv) as twins:
+            conv.forward(np.zeros(shape, np.float32))
+        return twins[conv].computed
 
     assert computed(Conv2D(32, 64, 5), (2, 32, 12, 12)) == "spectral"          # the cnn presets' second conv
     assert computed(Conv2D(1, 32, 5), (2, 1, 28, 28)) == "unrolled"            # one input channel
@@ -93,43 +116,43 @@ def test_conv2d_takes_the_cheaper_way():
     assert computed(Conv2D(8, 16, 3), (2, 8, 28, 28)) == "unrolled"            # few channels, a large map
     assert computed(Conv2D(32, 64, 5, stride=2), (2, 32, 12, 12)) == "unrolled"
     forced = Conv2D(32, 64, 5, stride=2)
-    forced.method = "spectral"
-    with pytest.raises(ValueError, match="stride 1 only"):
+    with fast.faster(forced, convolution="spectral"), pytest.raises(ValueError, match="stride 1 only"):
         forced.forward(np.zeros((2, 32, 12, 12), np.float32))
-    forced.method = "fft"
     with pytest.raises(ValueError, match="'auto', 'unrolled' or 'spectral', got 'fft'"):
-        forced.forward(np.zeros((2, 32, 12, 12), np.float32))
+        with fast.faster(forced, convolution="fft"):
+            pass
 
 
 def test_backward_after_an_eval_mode_forward_and_without_the_input_gradient():
-    conv, x = make((4, 5, 5, 2, 9, 9), "spectral")
-    grad_out = np.random.default_rng(4).standard_normal(conv.forward(x).shape)
-    grad_x, grad_W = conv.backward(grad_out), conv.grads["W"].copy()
-    conv.eval()
-    conv.forward(x)
-    np.testing.assert_allclose(conv.backward(grad_out), grad_x, rtol=1e-12)
-    np.testing.assert_allclose(conv.grads["W"], grad_W, rtol=1e-12)
-    conv.train()
-    conv.needs_input_grad = False
-    conv.forward(x)
-    assert conv.backward(grad_out) is None
-    np.testing.assert_allclose(conv.grads["W"], grad_W, rtol=1e-12)
+    conv, x = make((4, 5, 5, 2, 9, 9))
+    with fast.faster(conv, convolution="spectral"):
+        grad_out = np.random.default_rng(4).standard_normal(conv.forward(x).shape)
+        grad_x, grad_W = conv.backward(grad_out), conv.grads["W"].copy()
+        conv.eval()
+        conv.forward(x)
+        np.testing.assert_allclose(conv.backward(grad_out), grad_x, rtol=1e-12)
+        np.testing.assert_allclose(conv.grads["W"], grad_W, rtol=1e-12)
+        conv.train()
+        conv.needs_input_grad = False
+        conv.forward(x)
+        assert conv.backward(grad_out) is None
+        np.testing.assert_allclose(conv.grads["W"], grad_W, rtol=1e-12)
 
 
 def test_the_same_bits_run_after_run_on_any_number_of_threads():
     """Repeatable to the bit on the pool and off it, the two equal to float32 rounding (how a product is split
     changes its rounding under some OpenBLAS kernels)."""
     def step(threads):
-        windows.set_threads(threads)
+        fast.set_threads(threads)
         try:
-            conv, x = make((32, 64, 5, 0, 12, 12), "auto", dtype=np.float32)
-            with windows.products_on_the_pool(conv):
+            conv, x = make((32, 64, 5, 0, 12, 12), dtype=np.float32)
+            with fast.faster(conv) as twins:
                 y = conv.forward(np.ascontiguousarray(np.repeat(x, 40, axis=0)))
                 grad_x = conv.backward(np.cos(y))
-            assert conv.computed == "spectral"
+            assert twins[conv].computed == "spectral"
             return y, grad_x, conv.grads["W"].copy(), conv.grads["b"].copy()
         finally:
-            windows.set_threads(None)
+            fast.set_threads(None)
 
     alone, pooled = step(1), step(3)
     for first, again in zip(pooled, step(3)):

@@ -10,6 +10,8 @@ improving and puts those weights back.
 import math
 from dataclasses import dataclass, field
 
+from .evaluation import measure
+
 
 @dataclass
 class TrainingState:
@@ -56,9 +58,10 @@ class Callback:
 
 class MeasureEachEpoch(Callback):
     """Adds ``{prefix}_loss``, ``{prefix}_accuracy``, ``{prefix}_correct`` and ``{prefix}_total`` of ``(x, y)``,
-    measured in eval mode, to every epoch's record."""
+    measured in eval mode (``evaluation.measure``, for data already checked), to every epoch's record.
+    ``measure`` is still accepted in its place, for callers that pass one."""
 
-    def __init__(self, prefix, x, y, measure):
+    def __init__(self, prefix, x, y, measure=measure):
         self.prefix, self.x, self.y, self.measure = prefix, x, y, measure
 
     def on_epoch_end(self, state):

@@ -1,23 +1,21 @@
 """Networks as layers made of layers.
 
-``Sequential`` applies its layers in order and backpropagates through them in reverse; being a ``Layer``
-itself, it nests. ``Network([784, 30, 10], activation="sigmoid")`` is the shorthand of the classic
-from-scratch projects: a ``Sequential`` of ``Linear`` layers with an activation after each.
+``Sequential(*layers)`` applies its layers in order and backpropagates through them in reverse; being a
+``Layer`` itself, it nests. ``Network([784, 30, 10], activation="sigmoid")`` builds the network of the classic
+from-scratch projects from its sizes: a ``Sequential`` of ``Linear`` layers with an activation after each.
 """
 import numpy as np
 
 from .errors import ModelError
+from .evaluation import EVAL_BATCH_SIZE, outputs
 from .initializers import as_generator
 from .layers.activations import ACTIVATIONS
 from .layers.activations import softmax as row_softmax
 from .layers.base import Layer, register_layer
 from .layers.dropout import Dropout
 from .layers.linear import Linear
-from .layers.windows import products_on_the_pool
 
-# Examples per forward pass when a network only answers: enough to keep the products efficient, few enough that
-# a convolution's unrolled windows stay small (about 50 MB for the cnn-best network).
-EVAL_BATCH_SIZE = 256
+__all__ = ["EVAL_BATCH_SIZE", "Network", "Sequential", "last_layer", "linear_stack"]
 
 
 @register_layer
@@ -26,12 +24,29 @@ class Sequential(Layer):
 
     def __init__(self, *layers):
         super().__init__()
-        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):   # Sequential([a, b]) is Sequential(a, b)
             layers = tuple(layers[0])
         for position, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"Sequential: item {position} is a {type(layer).__name__}, not a Layer")
         self.layers = list(layers)
+
+    @classmethod
+    def from_arguments(cls, arguments, registry, initialize):
+        """A ``Sequential`` (or a subclass such as ``Network``) of the layers that ``arguments["layers"]``
+        describes, each rebuilt by ``Layer.from_config``."""
+        children = arguments.get("layers")
+        if not isinstance(children, list):
+            raise ModelError(f"{cls.__name__} needs a list of layers in its config")
+        return cls.from_layers([Layer.from_config(child, registry, initialize) for child in children])
+
+    @classmethod
+    def from_layers(cls, layers):
+        """A ``cls`` holding ``layers``: ``Sequential(*layers)`` itself, and for a subclass whose constructor
+        takes other arguments (``Network`` takes sizes) the same network rebuilt, from a model file say."""
+        model = cls.__new__(cls)
+        Sequential.__init__(model, *layers)
+        return model
 
     def forward(self, x):
         for layer in self.layers:
@@ -88,10 +103,7 @@ class Sequential(Layer):
 
     def predict_output(self, x, batch_size=EVAL_BATCH_SIZE):
         """The raw output in eval mode, computed in batches in the model's dtype; the training mode is restored."""
-        x = np.asarray(x).astype(self.dtype, copy=False)
-        with self.mode(training=False), products_on_the_pool(self):
-            return np.concatenate([self.forward(x[start:start + batch_size])
-                                   for start in range(0, max(len(x), 1), batch_size)])
+        return outputs(self, x, batch_size)
 
     def config(self):
         return {"layers": [{"type": type(layer).__name__, "config": layer.config()} for layer in self.layers]}
@@ -127,18 +139,16 @@ class Network(Sequential):
     sigmoid on every layer, N(0, 1) weights and biases. ``output`` is the activation of the last layer:
     ``"same"`` (the hidden activation, as in the classic projects), any name in ``ACTIVATIONS``, or ``None``
     for raw scores (logits, to train with ``SoftmaxCrossEntropy``). ``dropout`` > 0 puts a ``Dropout`` after
-    each hidden layer's activation. A saved ``Network`` is rebuilt from its layers, as a ``Sequential`` is:
-    ``Network(*layers)``.
+    each hidden layer's activation. Layers of your own choosing make a ``Sequential``; a saved ``Network`` is
+    rebuilt from its layers by ``Layer.from_config``.
     """
 
-    def __init__(self, sizes, *more_layers, activation="sigmoid", output="same", init="he", bias_init="zeros",
-                 dropout=0.0, rng=None, dtype=np.float32):
-        if isinstance(sizes, Layer) or (isinstance(sizes, (list, tuple)) and sizes
-                                        and all(isinstance(item, Layer) for item in sizes)):
-            super().__init__(sizes, *more_layers)   # rebuilt from a model file: the layers themselves
-            return
-        if more_layers:
-            raise TypeError(f"Network takes one list of sizes, got {len(more_layers) + 1} positional arguments")
+    def __init__(self, sizes, *, activation="sigmoid", output="same", init="he", bias_init="zeros", dropout=0.0,
+                 rng=None, dtype=np.float32):
+        if isinstance(sizes, Layer) or (isinstance(sizes, (list, tuple)) and any(isinstance(item, Layer)
+                                                                               for item in sizes)):
+            raise TypeError("Network builds a network from a list of sizes, such as Network([784, 30, 10]); "
+                            "for layers of your own, use Sequential(*layers)")
         super().__init__(linear_stack(sizes, activation, output, init, bias_init, dropout, rng, dtype))
 
 

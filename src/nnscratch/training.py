@@ -7,19 +7,19 @@ and ``batch_size=1`` per-example SGD.
 """
 import math
 import time
-from collections import namedtuple
 from contextlib import contextmanager
 
 import numpy as np
 
 from .callbacks import Callback, EarlyStopping, MeasureEachEpoch, TrainingState
 from .errors import NNScratchError
+from .evaluation import Evaluation, all_finite, check_data, evaluate, measure
+from .fast import faster
 from .initializers import as_generator
-from .layers.windows import products_on_the_pool
 from .metrics import count_correct
-from .network import EVAL_BATCH_SIZE
 
-Evaluation = namedtuple("Evaluation", "loss accuracy correct total")
+__all__ = ["DivergenceError", "Evaluation", "History", "all_finite", "check_data", "evaluate", "fit", "measure",
+           "train_step"]
 
 
 class DivergenceError(NNScratchError, FloatingPointError):
@@ -66,25 +66,6 @@ def train_step(model, x, y, loss, optimizer):
     return value, output
 
 
-def evaluate(model, x, y, loss=None, batch_size=EVAL_BATCH_SIZE):
-    """Mean loss (if a loss is given; NaN otherwise), accuracy and the counts behind it, in eval mode."""
-    return measure(model, *check_data(model, x, y), loss=loss, batch_size=batch_size)
-
-
-def measure(model, x, y, loss=None, batch_size=EVAL_BATCH_SIZE):
-    """``evaluate`` for data already checked."""
-    total_loss, correct = 0.0, 0
-    with model.mode(training=False), products_on_the_pool(model):
-        for start in range(0, len(x), batch_size):
-            output = model.forward(x[start:start + batch_size])
-            target = y[start:start + batch_size]
-            if loss is not None:
-                total_loss += loss.value(output, target) * len(output)
-            correct += count_correct(output, target)
-    total = len(x)
-    return Evaluation(total_loss / total if loss is not None else math.nan, correct / total, correct, total)
-
-
 def fit(model, x, y, loss, optimizer, epochs=10, batch_size=32, shuffle=True, validation_data=None,
         patience=None, callbacks=(), rng=None, history=None, transform=None):
     """Train ``model`` on ``(x, y)`` with mini-batch gradient descent and return its ``History``.
@@ -114,7 +95,7 @@ def fit(model, x, y, loss, optimizer, epochs=10, batch_size=32, shuffle=True, va
         raise ValueError("early stopping (patience) needs validation_data")
     callbacks = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
     if validation_data is not None:
-        callbacks.insert(0, MeasureEachEpoch("val", *check_data(model, *validation_data), measure))
+        callbacks.insert(0, MeasureEachEpoch("val", *check_data(model, *validation_data)))
     if patience is not None:
         callbacks.append(EarlyStopping("val_loss", patience))
     rng = as_generator(rng)
@@ -124,7 +105,7 @@ def fit(model, x, y, loss, optimizer, epochs=10, batch_size=32, shuffle=True, va
     state.epoch = state.first_epoch
     divergence = DivergenceWatch()
     notify(callbacks, "on_train_begin", state)
-    with model.mode(training=True), data_gradient_skipped(model), products_on_the_pool(model), \
+    with model.mode(training=True), data_gradient_skipped(model), faster(model), \
             np.errstate(over="ignore", invalid="ignore"):
         try:
             while state.epoch < state.last_epoch and not state.stop:
@@ -213,32 +194,3 @@ def data_gradient_skipped(model):
         yield
     finally:
         first.needs_input_grad = needed
-
-
-def check_data(model, x, y):
-    """Inputs as the model's float dtype and targets as an array, checked for matching length and finite values."""
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if x.ndim < 2:
-        raise ValueError(f"inputs must have one example per row (2-D or more), got shape {x.shape}")
-    if len(x) != len(y):
-        raise ValueError(f"{len(x)} inputs but {len(y)} targets")
-    if len(x) == 0:
-        raise ValueError("no examples to train or evaluate on")
-    x = x.astype(model.dtype, copy=False)
-    if not all_finite(x):
-        raise ValueError("the inputs contain NaN or infinite values")
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise ValueError("the targets contain NaN or infinite values")
-    return x, y
-
-
-def all_finite(array):
-    """Whether ``array`` holds no NaN or infinity. A matrix-vector product carries any of them into its result
-    and runs on every core; only when that result is not finite are the values checked one by one."""
-    rows = array.reshape(len(array), -1)
-    with np.errstate(over="ignore", invalid="ignore"):
-        sums = rows @ np.ones(rows.shape[1], dtype=rows.dtype)
-    if np.isfinite(sums).all():
-        return True
-    return bool(np.isfinite(array).all())

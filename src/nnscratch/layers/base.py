@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..errors import ModelError
+
 LAYERS = {}
 
 
@@ -30,7 +32,6 @@ class Layer:
     """
 
     needs_input_grad = True  # False: backward may skip dL/dx, as for the first layer, whose x is the data
-    works_on_the_pool = False  # True: its element-wise work runs on windows.py's threads (convolution, pooling)
 
     def __init__(self):
         self.params = {}
@@ -60,6 +61,46 @@ class Layer:
     def config(self):
         """The constructor arguments that rebuild this layer (parameters are restored separately)."""
         return {}
+
+    @staticmethod
+    def from_config(description, registry=None, initialize=True):
+        """The inverse of ``{"type": type(layer).__name__, "config": layer.config()}``: a new layer of that
+        registered type built from those arguments (a ``Sequential`` rebuilds its layers in turn). Its parameters
+        are freshly initialized, or zeros with ``initialize=False`` (cheaper, for a state dict that will
+        overwrite them; the layer still names its initializers). ``registry``: name -> class, ``LAYERS`` if None.
+        """
+        registry = LAYERS if registry is None else registry
+        if not isinstance(description, dict) or not isinstance(description.get("type"), str):
+            raise ModelError(f"a layer description must be {{'type': name, 'config': {{...}}}}, "
+                             f"got {description!r:.80}")
+        name, arguments = description["type"], description.get("config", {})
+        if name not in registry:
+            raise ModelError(f"unknown layer type {name!r}; known: {', '.join(sorted(registry))} "
+                             f"(register custom layers with @register_layer)")
+        if not isinstance(arguments, dict):
+            raise ModelError(f"the config of layer {name!r} must be a JSON object, got {arguments!r:.80}")
+        return registry[name].from_arguments(arguments, registry, initialize)
+
+    @classmethod
+    def from_arguments(cls, arguments, registry, initialize):
+        """``cls(**arguments)``, the initializers replaced by zeros unless ``initialize`` (see ``from_config``)."""
+        chosen = {} if initialize else {key: arguments[key] for key in ("init", "bias_init") if key in arguments}
+        try:
+            layer = cls(**{**arguments, **{key: "zeros" for key in chosen}})
+        except (TypeError, ValueError, OverflowError) as error:
+            raise ModelError(f"cannot build layer {cls.__name__} from {arguments!r:.200}: {error}") from None
+        except MemoryError:
+            raise ModelError(f"layer {cls.__name__} with {arguments!r:.200} is too large to build") from None
+        for key, value in chosen.items():
+            setattr(layer, key, value)
+        return layer
+
+    def clone(self):
+        """A new layer like this one, with copies of its parameters and buffers, in its dtype and mode."""
+        twin = Layer.from_config({"type": type(self).__name__, "config": self.config()},
+                                 {**LAYERS, type(self).__name__: type(self)}, initialize=False)
+        twin.astype(self.dtype).load_state_dict(self.state_dict())
+        return twin.train(self.training)
 
     def train(self, mode=True):
         self.training = mode

@@ -3,7 +3,6 @@ import numpy as np
 
 from ..initializers import as_generator, get_initializer
 from .base import Layer, register_layer
-from .windows import matmul
 
 
 @register_layer
@@ -22,21 +21,22 @@ class Linear(Layer):
         self.grads["W"] = np.zeros(self.params["W"].shape, dtype)
         self.grads["b"] = np.zeros(self.params["b"].shape, dtype)
 
-    def forward(self, x):
+    def check(self, x):
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"Linear expected {self.in_features} input features, got shape {x.shape}")
+
+    def forward(self, x):
+        self.check(x)
         self.x = x
-        y = matmul(x, self.params["W"])
-        y += self.params["b"]
-        return y
+        return x @ self.params["W"] + self.params["b"]
 
     def backward(self, grad_out):
         """dL/dW = xᵀ · dL/dy,  dL/db = Σ_rows dL/dy,  dL/dx = dL/dy · Wᵀ."""
-        matmul(self.x.T, grad_out, out=self.grads["W"])
-        np.sum(grad_out, axis=0, out=self.grads["b"])
+        self.grads["W"] = self.x.T @ grad_out
+        self.grads["b"] = grad_out.sum(axis=0)
         if not self.needs_input_grad:
             return None
-        return matmul(grad_out, self.params["W"].T)
+        return grad_out @ self.params["W"].T
 
     def config(self):
         return {"in_features": self.in_features, "out_features": self.out_features,

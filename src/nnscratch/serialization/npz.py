@@ -124,7 +124,7 @@ def model_from_config(config, custom_layers=None, initialize=True):
         children = arguments.get("layers")
         if not isinstance(children, list):
             raise ModelFileError(f"{name} needs a list of layers in its config")
-        return cls(*[model_from_config(child, registry, initialize) for child in children])
+        return cls.from_layers([model_from_config(child, registry, initialize) for child in children])
     initializers = {} if initialize else {key: arguments[key] for key in ("init", "bias_init") if key in arguments}
     try:
         layer = cls(**{**arguments, **{key: "zeros" for key in initializers}})

@@ -17,14 +17,26 @@ then along its columns.
 
 For 5×5 kernels on 12×12 maps with 32 to 64 channels this is a quarter of the multiply-adds of unrolling the
 windows, and it writes no unrolled matrix to fold back; Conv2D counts both (``multiply_adds``) and takes the
-cheaper. Plain: Conv2D's unrolled windows, which the tests compare this with. The matrices are built once per
-map and kernel size, from NumPy's FFT of unit vectors (``spectrum``).
+cheaper. The matrices are built once per map and kernel size, from NumPy's FFT of unit vectors
+(``spectrum``). Plain: ``convolve_by_fft``, the same theorem in three lines of ``np.fft``, which the tests
+compare this with (and Conv2D's unrolled windows).
 """
 import functools
 
 import numpy as np
 
-from .windows import copy_in_parallel, in_parallel, matmul
+from .products import matmul
+from .pool import copy_in_parallel, in_parallel
+
+
+def convolve_by_fft(x, W, b):
+    """Conv2D's stride-1 output for an (N, C_in, H, W) batch, padded already, by the convolution theorem:
+    ŷ_o = Σ_c x̂_c · conj(ŵ_oc) at each frequency (the circular cross-correlation), back to pixels, cropped to
+    the (H - kh + 1, W - kw + 1) outputs whose windows never wrapped around an edge."""
+    (height, width), (kh, kw) = x.shape[2:], W.shape[2:]
+    y_hat = np.einsum("nchw,ochw->nohw", np.fft.rfft2(x), np.conj(np.fft.rfft2(W, s=(height, width))))
+    y = np.fft.irfft2(y_hat, s=(height, width))[:, :, :height - kh + 1, :width - kw + 1]
+    return (y + b[:, None, None]).astype(x.dtype)
 
 
 def column_frequencies(width):
