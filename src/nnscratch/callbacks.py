@@ -58,14 +58,13 @@ class Callback:
 
 class MeasureEachEpoch(Callback):
     """Adds ``{prefix}_loss``, ``{prefix}_accuracy``, ``{prefix}_correct`` and ``{prefix}_total`` of ``(x, y)``,
-    measured in eval mode (``evaluation.measure``, for data already checked), to every epoch's record.
-    ``measure`` is still accepted in its place, for callers that pass one."""
+    measured in eval mode (``evaluation.measure``, for data already checked), to every epoch's record."""
 
-    def __init__(self, prefix, x, y, measure=measure):
-        self.prefix, self.x, self.y, self.measure = prefix, x, y, measure
+    def __init__(self, prefix, x, y):
+        self.prefix, self.x, self.y = prefix, x, y
 
     def on_epoch_end(self, state):
-        result = self.measure(state.model, self.x, self.y, loss=state.loss)
+        result = measure(state.model, self.x, self.y, loss=state.loss)
         state.record.update({f"{self.prefix}_loss": result.loss, f"{self.prefix}_accuracy": result.accuracy,
                              f"{self.prefix}_correct": result.correct, f"{self.prefix}_total": result.total})
 

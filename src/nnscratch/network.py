@@ -26,6 +26,8 @@ class Sequential(Layer):
         super().__init__()
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):   # Sequential([a, b]) is Sequential(a, b)
             layers = tuple(layers[0])
+        if not layers:
+            raise ValueError("Sequential needs at least one layer: a network without layers computes nothing")
         for position, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"Sequential: item {position} is a {type(layer).__name__}, not a Layer")
@@ -36,8 +38,8 @@ class Sequential(Layer):
         """A ``Sequential`` (or a subclass such as ``Network``) of the layers that ``arguments["layers"]``
         describes, each rebuilt by ``Layer.from_config``."""
         children = arguments.get("layers")
-        if not isinstance(children, list):
-            raise ModelError(f"{cls.__name__} needs a list of layers in its config")
+        if not isinstance(children, list) or not children:
+            raise ModelError(f"{cls.__name__} needs a list of layers in its config, and at least one layer")
         return cls.from_layers([Layer.from_config(child, registry, initialize) for child in children])
 
     @classmethod

@@ -89,6 +89,9 @@ def fit(model, x, y, loss, optimizer, epochs=10, batch_size=32, shuffle=True, va
     the history is returned with ``interrupted`` set, and the callbacks' ``on_train_end`` still runs.
     """
     x, y = check_data(model, x, y)
+    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 0:
+        raise ValueError(f"epochs must be a whole number >= 0, got {epochs!r}")
+    check_optimizer_is_for(model, optimizer)
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if patience is not None and validation_data is None:
@@ -194,3 +197,11 @@ def data_gradient_skipped(model):
         yield
     finally:
         first.needs_input_grad = needed
+
+
+def check_optimizer_is_for(model, optimizer):
+    """An optimizer updates the arrays it was built on: one built on another network would train nothing here."""
+    own = [(name, id(layer), key) for name, layer, key in model.slots()]
+    if [(name, id(layer), key) for name, layer, key in getattr(optimizer, "slots", [])] != own:
+        raise ValueError(f"the {type(optimizer).__name__} was built on another network's parameters, so it would "
+                         f"train nothing here: build it on this model, as {type(optimizer).__name__}(model, ...)")

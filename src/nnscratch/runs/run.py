@@ -23,7 +23,7 @@ from ..averaging import SeenAveraged, WeightAverage
 from ..callbacks import Callback, EarlyStopping, MeasureEachEpoch
 from ..presets import CNN_CLASSES, DEFAULTS, is_cnn, build_loss, build_model, build_optimizer, build_transform, input_shape
 from ..serialization import load_checkpoint, save_model, write_json
-from ..training import History, check_data, evaluate, fit, measure
+from ..training import History, check_data, evaluate, fit
 from .checkpoint import ResumePoint, dropout_layers, split_resume_state
 from .data import check_fits, load_data, preprocessing
 from .guard import (MODEL_EXTENSION, beside, checkpoint_path, compare_with_existing, history_path, out_of_checkpoint,
@@ -128,9 +128,9 @@ class Run:
         weights (with ``weight_average``: the best epoch's average) are in the model afterwards."""
         measures = []
         if self.data.validation is not None:
-            measures.append(MeasureEachEpoch("val", *check_data(self.model, *self.data.validation), measure))
+            measures.append(MeasureEachEpoch("val", *check_data(self.model, *self.data.validation)))
         if self.settings["report_test_each_epoch"]:
-            measures.append(MeasureEachEpoch("test", *check_data(self.model, *self.data.test), measure))
+            measures.append(MeasureEachEpoch("test", *check_data(self.model, *self.data.test)))
         judges = [self.early_stopping]
         if self.average is not None:  # measured and judged as it would be saved; trained from the own weights
             measures = [self.average, SeenAveraged(self.average, measures)]

@@ -122,8 +122,8 @@ def model_from_config(config, custom_layers=None, initialize=True):
         raise ModelFileError(f"the config of layer {name!r} must be a JSON object, got {arguments!r:.80}")
     if issubclass(cls, Sequential):
         children = arguments.get("layers")
-        if not isinstance(children, list):
-            raise ModelFileError(f"{name} needs a list of layers in its config")
+        if not isinstance(children, list) or not children:
+            raise ModelFileError(f"{name} needs a list of layers in its config, and at least one layer")
         return cls.from_layers([model_from_config(child, registry, initialize) for child in children])
     initializers = {} if initialize else {key: arguments[key] for key in ("init", "bias_init") if key in arguments}
     try:
