@@ -1,5 +1,6 @@
 """What evaluate, plot, predict and data say to a user: files named in errors, checks before long work, undefined
 precision shown as undefined, the test index of each mistake, and --help texts in plain words."""
+import importlib
 import json
 import re
 
@@ -126,7 +127,9 @@ def test_help_text_is_plain_text(command, capsys):
     assert main([command, "--help"]) == 0
     out = capsys.readouterr().out
     assert "``" not in out, f"nnscratch {command} --help shows RST markup:\n{out[:400]}"
-    assert re.search(rf"^nnscratch {command}\b.*: ", out, re.M) or command == "data", out[:400]
+    description = importlib.import_module(f"nnscratch.cli.{command}").__doc__.strip().splitlines()[0]
+    assert " ".join(description.replace("``", "").split()) in " ".join(out.split()), \
+        f"the help of {command} lacks its description:\n{out[:400]}"
 
 
 def test_history_json_written_by_hand_still_plots(tmp_path):

@@ -9,7 +9,7 @@ from ..datasets.convert import FORMATS, export
 
 def add_parser(subparsers):
     parser = subparsers.add_parser("data", help="fetch, inspect and convert the data sets",
-                                   description="Fetch data sets into the cache, show the cache, convert formats.")
+                                   description=__doc__.strip().splitlines()[0])
     commands = parser.add_subparsers(dest="data_command", metavar="ACTION")
     fetch_parser = commands.add_parser("fetch", help="download (or import) a data set into the cache")
     fetch_parser.add_argument("dataset", nargs="?", default="mnist", choices=sorted(DATASETS),
