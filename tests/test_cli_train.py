@@ -208,7 +208,7 @@ def test_resume_with_validation_gives_the_files_of_an_unbroken_run(tmp_path, toy
     cut_four_epochs(flags, tmp_path / "cut.npz", cut)
     resume_to_four_epochs(tmp_path / "cut.npz", reference, capsys)
     _, metadata = load_model(tmp_path / "cut.npz")
-    for key in ("best_epoch", "epochs_trained", "validation_accuracy", "test_accuracy", "train_accuracy"):
+    for key in ("best_epoch", "epochs_trained", "validation_accuracy", "test_accuracy"):
         assert metadata[key] == one_metadata[key], f"{key}: resumed {metadata[key]}, unbroken {one_metadata[key]}"
     without_seconds = [{**record, "seconds": None} for record in metadata["training"]["history"]["epochs"]]
     assert without_seconds == [{**record, "seconds": None}
@@ -316,3 +316,13 @@ def test_the_input_shape_of_a_model_from_its_metadata_or_its_first_dense_layer()
     assert input_shape_of(model, {}) == (4,)
     assert input_shape_of(model, {"input_shape": [1, 2, 2]}) == (1, 2, 2)
     assert input_shape_of(Sequential(ReLU()), {}) is None
+
+
+def test_the_training_set_is_measured_again_only_when_asked(tmp_path, toy_data, capsys):
+    assert train(tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "│ Validation │" in out and "│ Test " in out and "│ Train " not in out, out
+    assert "train_accuracy" not in load_model(tmp_path / "m.npz")[1]
+    assert cli.main(["train", *TINY, "--out", str(tmp_path / "t.npz"), "--evaluate-train"]) == 0
+    assert "│ Train " in capsys.readouterr().out
+    assert 0 < load_model(tmp_path / "t.npz")[1]["train_accuracy"] <= 1

@@ -23,7 +23,8 @@ from ..training import evaluate
 from .console import ConsoleProgress, banner, percent, results_table
 
 TRAINING_LOSS_LEGEND = ("The epoch lines show the mean loss over each epoch's batches, measured while the weights "
-                        "were still changing{dropout}; the table measures the saved weights in evaluation mode.")
+                        "were still changing{dropout}; the table measures the saved weights in evaluation mode "
+                        "(the training set too with --evaluate-train).")
 AVERAGE_LEGEND = ("With --weight-average, the validation figures on the epoch lines and the saved weights are the "
                   "moving average's.")
 
@@ -53,6 +54,9 @@ def add_parser(subparsers):
                         "NAME.checkpoint.npz), optimizer included; --epochs is then the total")
     parser.add_argument("--force", action="store_true", help="replace the model file at --out even when it holds a "
                         "better model (by default this run is then saved beside it as NAME.1.npz)")
+    parser.add_argument("--evaluate-train", action="store_true", help="measure the saved model on the whole "
+                        "training set too at the end (by default only validation and test: the epoch lines show the "
+                        "training figures as they were during training)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, only the epoch lines")
     parser.set_defaults(run=run)
 
@@ -113,7 +117,7 @@ def train_to(out, args, given, received):
         return report_rescue(training)
     try:
         print("Evaluating...", flush=True)
-        results = training.evaluate()
+        results = training.evaluate(("train", "validation", "test") if args.evaluate_train else ("validation", "test"))
     except KeyboardInterrupt:
         print(f"Interrupted while evaluating; the model is saved in {model_path}", file=sys.stderr)
         return exit_status(received)

@@ -237,11 +237,12 @@ class Run:
         finally:
             self.model.load_state_dict(self.resume_point.last_state)
 
-    def evaluate(self):
-        """Loss and accuracy of the saved model on every split, recorded in the files already saved (a note says
-        so when they cannot be: the model itself is saved already)."""
+    def evaluate(self, splits=("validation", "test")):
+        """Loss and accuracy of the saved model on ``splits`` (the training set, the largest, only when asked:
+        its figures during training are on the epoch lines), recorded in the files already saved (a note says so
+        when they cannot be: the model itself is saved already)."""
         self.results = {name: evaluate(self.model, x, y, self.loss)
-                        for name, (x, y) in self.data.splits() if x is not None}
+                        for name, (x, y) in self.data.splits() if x is not None and name in splits}
         if self.saved_paths and self.saved_paths[0]:
             try:
                 self.save()
