@@ -381,12 +381,13 @@ def test_a_server_without_a_model_answers_that_there_is_none_yet():
 def test_draw_command_serves_the_page(tmp_path):
     path = tmp_path / "tiny.npz"
     save_model(path, tiny_model(), {"test_accuracy": 0.5})
-    process = subprocess.Popen([sys.executable, "-m", "nnscratch", "draw", str(path), "--port", "0"],
+    process = subprocess.Popen([sys.executable, "-m", "nnscratch", "draw", str(path), "--port", "0", "--no-browser"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         line = process.stdout.readline()
-        assert "http://127.0.0.1:" in line, f"no URL printed: {line!r} {process.stderr.read() if process.poll() else ''}"
+        assert "http://127.0.0.1:" in line, \
+            f"no URL printed: {line!r} {process.stderr.read() if process.poll() else ''}"
         url = line.split("http://", 1)[1].split()[0]
         host, port = url.rstrip("/").split(":")
         connection = http.client.HTTPConnection(host, int(port), timeout=10)

@@ -336,3 +336,119 @@ def test_an_ensemble_answers_with_its_mean_and_looks_inside_each_member(browser,
         server.shutdown()
         server.server_close()
     assert not errors, f"the page reported errors: {errors}"
+
+
+# ---- a convolutional network --------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cnn(trained):
+    """conv 3×3×4, max-pool 2, ReLU, dense 676→32, ReLU, dense 32→10: one epoch of Adam on 6,000 MNIST digits."""
+    from nnscratch import Conv2D, Flatten, Linear, MaxPool2D, ReLU, Sequential
+    from nnscratch.datasets import load_mnist
+    x, y = load_mnist(validation_size=0).train
+    rng = np.random.default_rng(3)
+    model = Sequential(Conv2D(1, 4, 3, rng=rng), MaxPool2D(2), ReLU(), Flatten(), Linear(676, 32, rng=rng), ReLU(),
+                       Linear(32, 10, rng=rng))
+    images = x[:6000].reshape(-1, 1, 28, 28)
+    fit(model, images, y[:6000], SoftmaxCrossEntropy(), Adam(model, 2e-3), epochs=1, batch_size=64, rng=3)
+    return model
+
+
+def test_look_inside_walks_every_view_with_a_cnn(browser, trained, cnn, tmp_path):
+    """Set ``NNSCRATCH_CNN_SCREENSHOT=path.png`` to keep the screenshot of Look inside for the CNN."""
+    expect = sync_api.expect
+    _, test_set, _ = trained
+    service = DrawService(cnn, {"dataset": "mnist", "input_shape": [1, 28, 28]}, name="tiny cnn", test_set=test_set)
+    server = DrawServer(service, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    try:
+        page.goto(server.url)
+        page.evaluate("nnscratch.ready")
+        expect(page.locator("#model-architecture")).to_contain_text("conv 3×3×4")
+        answer = page.evaluate("nnscratch.showTestDigit(0)")
+        assert answer["status"] == "ok", answer
+        page.click("#tab-explain")
+        split = page.locator("#x-split .bar-row:not([disabled])")
+        # the first views wait while the test set's answers and the training digits' hidden layer are computed
+        expect(split.first).to_be_visible(timeout=120_000)
+        assert page.locator("#x-class-label").inner_text() == page.locator("#answer").inner_text()
+        expect(page.locator("#x-completeness")).to_contain_text("exactly the logit")
+        expect(page.locator("#x-near-pixels canvas")).to_have_count(8, timeout=120_000)
+        expect(page.locator("#x-near-hidden canvas")).to_have_count(8)
+        expect(page.locator("#x-layers p.note").first).to_contain_text("(Conv2D), shape 4×26×26")
+        expect(page.locator("#x-layers canvas.map").first).to_be_visible()
+
+        split.first.click()   # silence the dense unit that pushed hardest, then measure the test set without it
+        expect(page.locator("#x-ablation")).to_contain_text("the network now says")
+        page.click("#x-accuracy")
+        result = page.locator("#x-accuracy-result")
+        expect(result).to_contain_text("Test accuracy", timeout=60_000)
+        assert "error" not in (result.get_attribute("class") or ""), result.inner_text()
+        assert re.search(r"Test accuracy \d+\.\d\d % \(with the unit: \d+\.\d\d %\)", result.inner_text())
+
+        page.locator("#x-layers canvas.map").first.click()   # a convolution's channel, silenced the same way
+        silenced = re.compile(r"Unit 0 of layer \d+ × 0: the network now says")
+        expect(page.locator("#x-ablation")).to_contain_text(silenced)
+        page.click("#x-accuracy")
+        expect(result).to_contain_text("with the unit", timeout=60_000)
+
+        page.click("#x-untrained-button")
+        page.locator("#x-confusion td.mistake").first.click()
+        expect(page.locator("#x-cell canvas").first).to_be_visible()
+        page.click("[data-probe=noise]")
+        expect(page.locator("#x-probe")).to_contain_text("noise: the network says")
+        path = os.environ.get("NNSCRATCH_CNN_SCREENSHOT") or str(tmp_path / "look-inside-cnn.png")
+        page.screenshot(path=path, full_page=True)
+    finally:
+        page.close()
+        server.shutdown()
+        server.server_close()
+    assert not errors, f"the page reported errors: {errors}"
+
+
+# ---- the model picker ---------------------------------------------------------------------------------------------
+
+def test_the_model_picker_changes_the_model_the_draw_view_answers_with(browser, trained, tmp_path):
+    from nnscratch.serialization import save_model
+    expect = sync_api.expect
+    model, test_set, accuracy = trained
+    save_model(tmp_path / "mlp-128.npz", model, {"dataset": "mnist", "test_accuracy": accuracy})
+    untrained = Network([784, 16, 10], activation="relu", output=None, rng=0)
+    (tmp_path / "models").mkdir()
+    save_model(tmp_path / "models" / "untrained.npz", untrained, {"dataset": "mnist"})
+    service = DrawService(model, {"dataset": "mnist", "test_accuracy": accuracy}, name="mlp-128.npz",
+                          test_set=test_set)
+    server = DrawServer(service, "127.0.0.1", 0, models_dir=str(tmp_path / "models"),
+                        given_paths=[str(tmp_path / "mlp-128.npz")])
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = browser.new_page(viewport={"width": 980, "height": 640})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(server.url)
+        page.evaluate("nnscratch.ready")
+        expect(page.locator("#picker")).to_be_visible()
+        options = page.locator("#model-picker option")
+        expect(options).to_have_count(2)
+        assert options.all_inner_texts() == ["mlp-128.npz (given to nnscratch draw)",
+                                             f"untrained.npz ({tmp_path / 'models'}/)"]
+        before = draw(page, [(140, 45), (140, 235)])
+        page.select_option("#model-picker", str(tmp_path / "models" / "untrained.npz"))
+        expect(page.locator("#model-name")).to_have_text("untrained.npz")
+        expect(page.locator("#picker-note")).to_have_text("the Draw view now answers with untrained.npz")
+        after = page.evaluate("nnscratch.settled()")
+        expected = untrained.predict_proba(np.array(after["preview"], dtype=np.float32)[None])[0]
+        assert np.abs(np.array(after["probabilities"]) - expected).max() <= 1e-5, "the drawing was not re-answered"
+        assert after["probabilities"] != before["probabilities"]
+        expect(page.locator("#model-accuracy")).to_have_text("test accuracy not recorded")
+        page.select_option("#model-picker", "given")
+        expect(page.locator("#model-name")).to_have_text("mlp-128.npz")
+    finally:
+        page.close()
+        server.shutdown()
+        server.server_close()
+    assert not errors, f"the page reported errors: {errors}"

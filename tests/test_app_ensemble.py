@@ -126,15 +126,20 @@ def test_a_member_s_test_accuracy_job_is_found_under_that_member(server):
     assert request(server, "GET", f"/api/explain/ablation-accuracy?job={job['job']}&member=0")[0] == 404
 
 
-def test_a_trained_run_replaces_the_ensemble(tmp_path, ensemble):
+def test_a_trained_run_joins_the_picker_and_replaces_the_ensemble_once_chosen(tmp_path, ensemble):
     rng = np.random.default_rng(1)
-    server = serve(DrawService(ensemble, {"input_shape": [784]}, name="ensemble of 3 models"))
+    server = DrawServer(DrawService(ensemble, {"input_shape": [784]}, name="ensemble of 3 models"), "127.0.0.1", 0,
+                        models_dir=str(tmp_path))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         path = tmp_path / "page-run.npz"
         trained = Network([784, 8, 10], activation="relu", output=None, rng=5)
         save_model(path, trained, {"test_accuracy": 0.75, "dataset": "mnist"})
         run = SimpleNamespace(data=SimpleNamespace(test=(rng.random((5, 784), dtype=np.float32), np.arange(5))))
-        assert server.use_run(str(path), run) is None
+        assert "the Draw view keeps ensemble of 3 models" in server.use_run(str(path), run)
+        assert request(server, "GET", "/api/model")[2]["name"] == "ensemble of 3 models"
+        status, _, answer = post(server, "/api/model", {"id": str(path)})
+        assert status == 200 and answer["name"] == "page-run.npz", answer
         _, _, body = request(server, "GET", "/api/model")
         assert body["name"] == "page-run.npz" and body["members"] is None and body["test_accuracy"] == 0.75, body
         status, _, weights = request(server, "GET", "/api/explain/weights")
@@ -155,12 +160,13 @@ def save_members(folder, metadata=None):
 
 def test_draw_serves_several_models_as_one(tmp_path):
     paths = save_members(tmp_path)
-    process = subprocess.Popen([sys.executable, "-m", "nnscratch", "draw", *paths, "--port", "0"],
+    process = subprocess.Popen([sys.executable, "-m", "nnscratch", "draw", *paths, "--port", "0", "--no-browser"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         line = process.stdout.readline()
-        assert "http://127.0.0.1:" in line, f"no URL printed: {line!r} {process.stderr.read() if process.poll() else ''}"
+        assert "http://127.0.0.1:" in line, \
+            f"no URL printed: {line!r} {process.stderr.read() if process.poll() else ''}"
         host, port = line.split("http://", 1)[1].split()[0].rstrip("/").split(":")
         connection = http.client.HTTPConnection(host, int(port), timeout=10)
         connection.request("GET", "/api/model")

@@ -154,3 +154,45 @@ def test_bad_settings_show_the_servers_message(page):
     expect(page.locator("#train-status")).to_have_attribute("data-state", "idle")
     assert page.errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
     page.errors.clear()
+
+
+def test_a_finished_run_joins_the_model_picker_and_the_draw_view_keeps_its_model_until_picked(use_loader, tmp_path):
+    from nnscratch import Network
+    from nnscratch.app import DrawService
+    from test_app_train_api import fake_digits
+    use_loader(fake_digits)
+    given = DrawService(Network([784, 16, 10], activation="relu", output=None, rng=0), {}, name="given.npz")
+    session = TrainingSession(tmp_path / "models", publish_seconds=0.05, probe_every=5, probe_share=1.0)
+    server = DrawServer(given, "127.0.0.1", 0, training=session)
+    session.on_saved = server.use_run
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1040, "height": 900})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        try:
+            page.goto(server.url + "#train")
+            page.evaluate("nnscratchTrain.ready")
+            expect(page.locator("#model-name")).to_have_text("given.npz")
+            page.fill("#set-layers", "784,16,10")
+            page.fill("#set-train_size", "1000")
+            page.fill("#set-epochs", "200")
+            page.click("#train-start")
+            expect(page.locator("#model-picker option", has_text="(training now)")).to_have_count(1)
+            expect(page.locator("#model-name")).to_have_text("given.npz")   # not replaced by the run
+            page.click("#train-stop")
+            expect(page.locator("#train-status")).to_have_attribute("data-state", "stopped")
+            name = page.locator("#train-saved").get_attribute("data-model")
+            expect(page.locator("#train-saved")).to_contain_text(f"the Draw view keeps given.npz: pick {name}")
+            expect(page.locator("#model-name")).to_have_text("given.npz")
+            entry = str(tmp_path / "models" / name)
+            expect(page.locator(f"#model-picker option[value='{entry}']")).to_have_count(1)
+            expect(page.locator("#model-picker option", has_text="(training now)")).to_have_count(0)
+            page.select_option("#model-picker", entry)
+            expect(page.locator("#model-name")).to_have_text(name)
+        finally:
+            browser.close()
+            server.shutdown()
+            server.server_close()
+    assert not errors, f"the page reported errors: {errors}"

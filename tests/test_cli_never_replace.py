@@ -179,7 +179,7 @@ def test_a_killed_run_leaves_a_checkpoint_that_resume_continues_exactly(tmp_path
     resumed = subprocess.run([sys.executable, "-m", "nnscratch", "train", "--resume", str(checkpoint),
                               "--epochs", str(done + 2), "--quiet"], capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
-    assert not checkpoint.exists()  # saved whole: the checkpoint is gone
+    assert not checkpoint.exists() and not (tmp_path / "m.checkpoint.history.json").exists()  # saved whole
     unbroken = subprocess.run([sys.executable, "-m", "nnscratch", *LONG[:LONG.index("--epochs")], "--epochs",
                                str(done + 2), *LONG[LONG.index("--epochs") + 2:], "--out", str(tmp_path / "u.npz")],
                               capture_output=True, text=True, timeout=120)

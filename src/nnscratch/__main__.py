@@ -1,5 +1,6 @@
+"""``python -m nnscratch``: the command line, as the ``nnscratch`` console script runs it."""
 import sys
 
-from .cli import main
+from nnscratch_entry import main
 
 sys.exit(main())

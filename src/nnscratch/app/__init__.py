@@ -5,7 +5,8 @@ from this machine.
 ``TrainingSession`` trains one run at a time in a thread and publishes snapshots of it; ``DrawServer`` serves both
 with the standard library's HTTP server. ``nnscratch draw [MODEL]`` starts it.
 """
-from .server import MAX_BODY_BYTES, DrawServer
+from .bodies import MAX_BODY_BYTES
+from .server import DrawServer
 from .service import NOTHING_DRAWN, DrawService
 from .training_session import TrainingSession
 

@@ -1,4 +1,5 @@
-"""What a ``POST /api/predict`` may carry, read strictly: JSON canvas pixels or a PNG, within size limits.
+"""What a request body may be, read strictly: exactly its ``Content-Length`` of at most ``MAX_BODY_BYTES``, arriving
+without a pause of ``BODY_PAUSE_SECONDS``; for ``POST /api/predict``, JSON canvas pixels or a PNG within size limits.
 
 Anything else becomes a ``RequestError`` holding the HTTP status and one line for the client.
 """
@@ -10,6 +11,7 @@ import numpy as np
 from ..images.prepare import image_to_grey
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+BODY_PAUSE_SECONDS = 1.0   # a body that stops arriving for this long is short of its Content-Length: a 400
 MAX_IMAGE_SIDE = 2048
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -20,6 +22,50 @@ class RequestError(Exception):
     def __init__(self, status, message):
         super().__init__(message)
         self.status = status
+
+
+def read_body(handler):
+    """The body of the request that ``handler`` (an ``http.server`` handler) is answering, within the limits above;
+    a refused body closes the connection, since what is left of it cannot be told from the next request."""
+    if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
+        handler.close_connection = True
+        raise RequestError(411, "chunked bodies are not accepted; send a Content-Length")
+    length = handler.headers.get("Content-Length")
+    if length is None:
+        handler.close_connection = True
+        raise RequestError(411, "a Content-Length header is required")
+    if not (length.isdigit() and len(length) < 16):
+        handler.close_connection = True
+        raise RequestError(400, f"Content-Length must be a whole number, got {length[:20]!r}")
+    if int(length) > MAX_BODY_BYTES:
+        handler.close_connection = True
+        raise RequestError(413, f"the body is {int(length)} bytes; the limit is {MAX_BODY_BYTES}")
+    body, paused = read_exactly(handler, int(length))
+    if len(body) != int(length):
+        handler.close_connection = True
+        wait = f" (nothing more came for {BODY_PAUSE_SECONDS:g} s)" if paused else ""
+        raise RequestError(400, f"the body ended after {len(body)} of {length} bytes{wait}")
+    return body
+
+
+def read_exactly(handler, length):
+    """``(bytes, paused)``: up to ``length`` bytes of the body, read as they come; the reading stops early when the
+    client closes its end or sends nothing for ``BODY_PAUSE_SECONDS`` (``paused``), rather than holding the thread
+    until the connection's own timeout."""
+    chunks, received, paused = [], 0, False
+    handler.connection.settimeout(BODY_PAUSE_SECONDS)
+    try:
+        while received < length:
+            chunk = handler.rfile.read1(length - received)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            received += len(chunk)
+    except TimeoutError:
+        paused = True
+    finally:
+        handler.connection.settimeout(handler.timeout)
+    return b"".join(chunks), paused
 
 
 def read_drawing(content_type, body):

@@ -13,7 +13,8 @@ values in [0, 1] of the prepared digit (the ``preview`` that ``POST /api/predict
 - ``POST /api/explain/untrained`` ``{"pixels", "class"}``: the saliency map of the same network untrained;
 - ``POST /api/explain/ablate`` ``{"pixels", "layer"?, "unit", "scale"?}``: probabilities with a unit scaled;
 - ``POST /api/explain/ablation-accuracy`` ``{"layer"?, "unit", "scale"?}``: starts the test accuracy without the
-  unit in the background, ``202 {"job"}``; ``GET /api/explain/ablation-accuracy?job=N``: its progress and result;
+  unit in the background, ``202 {"job"}``; ``GET /api/explain/ablation-accuracy?job=N``: its progress and result
+  (``state`` is ``running``, ``done`` with ``result``, or ``failed`` with ``error``, one line);
 - ``POST /api/explain/neighbours`` ``{"pixels"}``: the 8 nearest training digits in pixels and in the hidden layer;
 - ``GET /api/explain/mistakes``: the confusion matrix; ``GET /api/explain/mistakes/cell?true=I&predicted=J``:
   that cell's test digits, most confident first;
@@ -27,6 +28,7 @@ import base64
 import itertools
 import threading
 import time
+import traceback
 import urllib.parse
 
 import numpy as np
@@ -44,8 +46,9 @@ POST_ROUTES = {"", "/activations", "/untrained", "/ablate", "/ablation-accuracy"
 class ExplainAPI:
     """The "look inside" routes for one ``Explainer``; jobs (test accuracy without a unit) run in threads."""
 
-    def __init__(self, explainer):
+    def __init__(self, explainer, log=None):
         self.explainer = explainer
+        self.log = log
         self.jobs = {}
         self.job_ids = itertools.count(1)
         self.jobs_lock = threading.Lock()
@@ -54,8 +57,14 @@ class ExplainAPI:
         return path == PREFIX or path.startswith(PREFIX + "/")
 
     def warm_up_in_background(self):
-        """Build the nearest-neighbour indices and the test predictions now, in a daemon thread."""
-        thread = threading.Thread(target=self.explainer.warm_up, name="explain-warm-up", daemon=True)
+        """Build the nearest-neighbour indices and the test predictions now, in a daemon thread (a failure is left
+        for the view that needs them to report)."""
+        def warm_up():
+            try:
+                self.explainer.warm_up()
+            except Exception:  # noqa: BLE001 - the views that need these report the same error when asked
+                pass
+        thread = threading.Thread(target=warm_up, name="explain-warm-up", daemon=True)
         thread.start()
         return thread
 
@@ -134,7 +143,11 @@ class ExplainAPI:
                 job["result"] = self.explainer.accuracy_without(layer, unit, scale, progress=progress)
                 job["state"] = "done"
             except (ExplainError, LookupError) as error:
-                job["state"], job["error"] = "error", str(error)
+                job["error"], job["state"] = one_line(error), "failed"
+            except Exception as error:  # a bug: the job says it failed (never "running" for ever), the log hears it
+                job["error"], job["state"] = f"the test-accuracy job failed: {one_line(error, named=True)}", "failed"
+                if self.log is not None:
+                    self.log("test-accuracy job failed: " + traceback.format_exc().strip().replace("\n", " | "))
 
         started = dict(job)
         threading.Thread(target=work, name=f"explain-job-{job_id}", daemon=True).start()
@@ -145,6 +158,12 @@ class ExplainAPI:
             if job_id not in self.jobs:
                 raise RequestError(404, f"no such job: {job_id}")
             return dict(self.jobs[job_id])
+
+
+def one_line(error, named=False):
+    """An exception as one line of at most 300 characters (``Type: message`` with ``named``)."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return (f"{type(error).__name__}: {text}" if named else text)[:300]
 
 
 def parse_query(query):
@@ -208,7 +227,7 @@ def encode_weights(weights):
             "scale": [float(value) for value in scale[:, 0]], "bytes": base64.b64encode(levels.tobytes()).decode()}
 
 
-def explain_api_for(service, train_set=None):
+def explain_api_for(service, train_set=None, log=None):
     """An ``ExplainAPI`` for a ``DrawService``'s model, with its test digits and ``train_set`` (a function
     returning the training digits, or None for those of the data set the model was trained on). The explainer
     works on a copy of the model, so that it never disturbs the draw view's predictions. For an ensemble, an
@@ -216,16 +235,17 @@ def explain_api_for(service, train_set=None):
     from ..explain import Explainer
     from ..serialization.npz import model_from_config
     if is_ensemble(service.model):   # one member at a time, chosen with ?member=K
-        return EnsembleExplainAPI(service, train_set)
+        return EnsembleExplainAPI(service, train_set, log)
     if train_set is None:
         train_set = lambda: training_digits(service.metadata)  # noqa: E731
     # A copy of its own: layers keep their forward state, and the draw view predicts with the original.
     model = model_from_config({"type": type(service.model).__name__, "config": service.model.config()},
                               initialize=False).astype(service.model.dtype)
     model.load_state_dict(service.model.state_dict())
-    explainer = Explainer(model, service.metadata, train_set=train_set, test_set=service.test_set,
+    metadata = {**service.metadata, "input_shape": list(service.input_shape)}   # as the draw view feeds it
+    explainer = Explainer(model, metadata, train_set=train_set, test_set=service.test_set,
                           class_names=service.class_names)
-    return ExplainAPI(explainer)
+    return ExplainAPI(explainer, log)
 
 
 def training_digits(metadata):
@@ -238,13 +258,13 @@ class EnsembleExplainAPI:
     """The Look inside routes for an ensemble's ``DrawService``: ``?member=K`` picks the member, whose own
     ``ExplainAPI`` (built on first use) answers the request."""
 
-    def __init__(self, service, train_set=None):
-        self.service = service
+    def __init__(self, service, train_set=None, log=None):
+        self.service, self.log = service, log
         members = service.model.members
         metadata = {key: value for key, value in service.metadata.items()
                     if key not in ("ensemble", "test_accuracy", "training")}
         self.member_services = [DrawService(member, metadata, name=name, test_set=service.test_set)
-                                for name, member in zip(service.model.names, members)]
+                                for name, member in zip(service.model.names, members, strict=True)]
         self.train_set = shared(train_set or (lambda: training_digits(service.metadata)))
         self.apis = [None] * len(members)
         self.lock = threading.Lock()
@@ -263,7 +283,7 @@ class EnsembleExplainAPI:
     def api(self, member):
         with self.lock:
             if self.apis[member] is None:
-                self.apis[member] = explain_api_for(self.member_services[member], train_set=self.train_set)
+                self.apis[member] = explain_api_for(self.member_services[member], self.train_set, self.log)
             return self.apis[member]
 
 

@@ -9,7 +9,9 @@ client sends ever reaches the file system) and a small API. The draw view:
 - ``GET /api/test-digit[?index=N]``: a random (or the N-th) MNIST test image and its label;
 - ``POST /api/predict``: a drawing, as JSON ``{"width", "height", "pixels": [width*height grey values in
   0..255, row by row]}`` or as a PNG (``Content-Type: image/png``); the answer holds the probabilities, the
-  prediction, whether it is ``unsure`` (below ``low_confidence``) and the 28×28 image the network received.
+  prediction, whether it is ``unsure`` (below ``low_confidence``) and the 28×28 image the network received;
+- ``GET /api/models`` and ``POST /api/model`` ``{"id"}``: the model picker (``picker``): the models the draw view
+  can answer with, and choosing one.
 
 The Train view (``train_api``, on a ``TrainingSession``; one run at a time, trained in a thread of its own):
 
@@ -17,8 +19,10 @@ The Train view (``train_api``, on a ``TrainingSession``; one run at a time, trai
   ``lr`` or ``batch_size``, plus ``preset``): ``202 {"run": id}``; ``409`` while a run is active; ``400
   {"error"}`` for a bad setting, with the ``train`` command's message. The run is saved in ``models/`` under a
   name of the page's choosing (``page-PRESET-DATE-TIME.npz`` and its ``.history.json``); once it ends or is
-  stopped it becomes the draw view's model; during the run, the draw view predicts with a copy of the run's
-  network holding its last published weights (refreshed about once a second).
+  stopped it joins the model picker, and the draw view keeps its model until the user picks another. A draw view
+  without a model (or one whose user picked the run in training) follows the run instead: it predicts with a
+  copy of the run's network holding its last published weights (refreshed about once a second), then with the
+  model the run saves.
 - ``POST /api/train/pause``, ``/resume``, ``/step`` (one batch, then paused), ``/stop`` (saves the run) with an
   empty body or ``{}``: ``202 {"state"}``, ``409`` when no run is training (or it is already saving);
   ``POST /api/train/settings`` ``{"lr"?, "batch_size"?}``: applied at the next batch and marked on the curves.
@@ -36,23 +40,26 @@ The "look inside" views: ``/api/explain...``, routed to ``explain_api`` (see its
 current model; for an ensemble, on the member that ``?member=K`` names.
 
 Whatever a client sends, the answer to a bad request is a 4xx with ``{"error": "..."}`` and the server goes on
-serving: bodies over ``MAX_BODY_BYTES``, other content types, malformed JSON, wrong shapes, non-finite or
+serving: bodies over ``MAX_BODY_BYTES`` or short of their ``Content-Length`` (a 400 as soon as the body stops
+arriving for ``BODY_PAUSE_SECONDS``), other content types, malformed JSON, wrong shapes, non-finite or
 out-of-range numbers, unknown paths and methods, and a ``Host`` (or ``Origin``) that is not this server's own,
-which keeps web sites out through DNS rebinding.
+which keeps web sites out through DNS rebinding. The terminal stays quiet: a refusal is the client's to read,
+and a client that goes away mid-answer or leaves a keep-alive connection idle is no news; only a server error
+(a bug) is logged, in one line.
 """
 import ipaddress
 import json
 import os
 import socket
+import sys
+import threading
 import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import threading
-
-from . import train_api
-from .bodies import MAX_BODY_BYTES, RequestError, read_drawing
+from . import picker, train_api
+from .bodies import RequestError, read_body, read_drawing
 from .training_session import TrainingSession
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -75,23 +82,32 @@ SECURITY_HEADERS = {
 
 EXPLAIN = "/api/explain"
 NO_MODEL = "there is no model yet: train one in the Train view"
+# A client that went away (closed the tab, reloaded mid-answer) or stalled: nobody is left to answer, nothing to log.
+CLIENT_GONE = (ConnectionError, TimeoutError)
 
 
 class DrawServer(ThreadingHTTPServer):
     """Serves a ``DrawService`` (or None until a run in the Train view has saved one) on ``host:port`` (port 0
     picks a free one); ``url`` says where.
 
-    ``log`` is a function taking one line; it hears refused requests and server errors (None: silence).
-    ``models_dir`` is where the Train view saves its runs; ``training`` a ``TrainingSession`` of the caller's
-    (by default one that saves there and hands each saved model to the draw view).
+    ``log`` is a function taking one line; it hears server errors (a bug, in one line) and failed runs, never a
+    refused request (its client has the answer) or a client that went away (None: silence). ``models_dir`` is
+    where the Train view saves its runs; ``training`` a ``TrainingSession`` of the caller's (by default one that
+    saves there and tells ``use_run``). ``given_paths``: the files ``service`` was read from; the model picker
+    (``picker``) lists the files in their folders and in ``models_dir``.
     """
 
     daemon_threads = True
     request_queue_size = 128    # connections waiting to be accepted (the standard library's 5 resets a crowd)
     keep_alive_seconds = 15.0   # an event stream's comment line when nothing else was sent
 
-    def __init__(self, service, host="127.0.0.1", port=0, log=None, models_dir="models", training=None):
+    def __init__(self, service, host="127.0.0.1", port=0, log=None, models_dir="models", training=None,
+                 given_paths=()):
         self.service = service
+        self.given, self.given_paths = service, [os.fspath(path) for path in given_paths]
+        self.current = picker.GIVEN if service is not None else None   # the picker's id of the draw view's model
+        self.following_run = False      # the user picked the run in training: the draw view follows it
+        self.test_sets, self.test_sets_lock = {}, threading.Lock()
         self.log = log
         self.training = training or TrainingSession(models_dir, on_saved=self.use_run, log=log)
         self.shutting_down = False
@@ -106,22 +122,57 @@ class DrawServer(ThreadingHTTPServer):
         self.allowed_hosts = allowed_host_names(host)
 
     def use_run(self, path, run):
-        """Make the model saved at ``path`` the draw view's; returns a note when it cannot be."""
+        """A run of the Train view saved its model at ``path``: it joins the picker's list, and becomes the draw
+        view's model only when the draw view had none or was following the run. Returns a note for the run's
+        closing message."""
         from ..serialization import load_model
         from .service import DIGIT_SIZE, DrawService
+        name = os.path.basename(path)
+        if not self.follows_run():
+            return f"the Draw view keeps {self.service.name}: pick {name} in the model menu to draw with it"
         model, metadata = load_model(path)
         x, y = run.data.test
         test_set = (x.reshape(len(x), -1), y) if x[0].size == DIGIT_SIZE else None
         try:
-            self.service = DrawService(model, metadata, name=os.path.basename(path), test_set=test_set)
+            service = DrawService(model, metadata, name=name, test_set=test_set)
         except ValueError as error:
-            return f"the draw view keeps its model: {error}"
-        return None
+            return f"the Draw view cannot use it: {error}"
+        self.use_model(service, os.fspath(path))
+        return "the Draw view now uses it"
+
+    def use_model(self, service, entry_id):
+        """The draw view answers with ``service`` (the picker's entry ``entry_id``) from now on."""
+        with self.services_lock:
+            self.service, self.current, self.following_run = service, entry_id, False
+
+    def follow_run(self):
+        """The draw view follows the Train view's run: its weights while it trains, then the model it saves."""
+        with self.services_lock:
+            self.following_run = True
+
+    def follows_run(self):
+        return self.following_run or self.service is None
+
+    def model_folders(self):
+        """Where the picker looks for model files: the Train view's folder, then the given models' folders."""
+        folders = [self.training.models_dir] + [os.path.dirname(path) or "." for path in self.given_paths]
+        return list(dict.fromkeys(folders))
+
+    def test_digits(self, metadata):
+        """The test digits of the data set a model was trained on, as a function loading them once for every
+        model of that data set (``service.dataset_test_digits``)."""
+        from .explain_api import shared
+        from .service import dataset_test_digits
+        name = metadata.get("dataset") or "mnist"
+        with self.test_sets_lock:
+            if name not in self.test_sets:
+                self.test_sets[name] = shared(lambda: dataset_test_digits({"dataset": name}))
+            return self.test_sets[name]
 
     def draw_service(self):
-        """The service the draw view predicts with: during a run, a copy of the run's network with its last
-        published weights; otherwise the page's model (None when there is none)."""
-        live = self.training.live()
+        """The service the draw view predicts with: while it follows a run in training, a copy of the run's
+        network with its last published weights; otherwise the page's model (None when there is none)."""
+        live = self.training.live() if self.follows_run() else None
         if live is None:
             return self.service
         run, version, state = live
@@ -145,8 +196,16 @@ class DrawServer(ThreadingHTTPServer):
         with self.services_lock:
             if self.explainers[0] is not service:
                 from .explain_api import explain_api_for
-                self.explainers = (service, explain_api_for(service))
+                self.explainers = (service, explain_api_for(service, log=self.log))
             return self.explainers[1]
+
+    def handle_error(self, request, client_address):
+        """What escaped a handler: a client that went away is no news; anything else is one line in the log
+        (the standard library would print a traceback on the terminal)."""
+        error = sys.exc_info()[1]
+        if isinstance(error, CLIENT_GONE) or self.log is None:
+            return
+        self.log(f"{client_address[0]} server error: " + traceback.format_exc().strip().replace("\n", " | "))
 
     def shutdown(self):
         self.shutting_down = True
@@ -213,7 +272,7 @@ class DrawHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "nnscratch-draw"
-    timeout = 10  # seconds a slow client may keep a thread waiting
+    timeout = 10  # seconds a slow client (or an idle keep-alive connection) may keep a thread waiting
     disable_nagle_algorithm = True  # headers and body go out in two writes; do not wait 40 ms between them
 
     def do_GET(self):
@@ -232,6 +291,12 @@ class DrawHandler(BaseHTTPRequestHandler):
 
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_TRACE = do_CONNECT = refuse_method
 
+    def handle_one_request(self):
+        try:
+            super().handle_one_request()
+        except CLIENT_GONE:   # gone while we read its request or wrote the answer: nobody to answer
+            self.close_connection = True
+
     def handle_safely(self, route):
         try:
             self.check_origin()
@@ -239,6 +304,8 @@ class DrawHandler(BaseHTTPRequestHandler):
             route(parts.path, parts.query)
         except RequestError as error:
             self.send_json(error.status, {"error": str(error)})
+        except CLIENT_GONE:
+            raise
         except Exception:  # a bug must not stop the server: answer 500, log it, keep serving
             self.log_line("server error: " + traceback.format_exc().strip().replace("\n", " | "))
             self.send_json(500, {"error": "internal server error"})
@@ -264,6 +331,8 @@ class DrawHandler(BaseHTTPRequestHandler):
         if path == "/api/model":
             service = self.server.draw_service()
             return self.send_json(200, service.describe() if service else {"name": None, "message": NO_MODEL})
+        if path == "/api/models":
+            return picker.handle(self, "GET")
         if path == "/api/test-digit":
             return self.send_json(200, self.test_digit(query))
         if path == "/api/predict":
@@ -275,9 +344,11 @@ class DrawHandler(BaseHTTPRequestHandler):
             return train_api.handle(self, "POST", path, query)
         if path == EXPLAIN or path.startswith(EXPLAIN + "/"):
             return self.explain("POST", path, query)
+        if path == "/api/model":
+            return picker.handle(self, "POST")
         if path != "/api/predict":
             self.close_connection = True  # the body is left unread
-            known = path in self.server.static or path in ("/api/model", "/api/test-digit")
+            known = path in self.server.static or path in ("/api/models", "/api/test-digit")
             raise RequestError(405 if known else 404, f"cannot POST to {path[:100]}")
         image = read_drawing(self.headers.get_content_type(), self.read_body())
         service = self.draw_service(503)
@@ -323,24 +394,7 @@ class DrawHandler(BaseHTTPRequestHandler):
         return service
 
     def read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.close_connection = True
-            raise RequestError(411, "chunked bodies are not accepted; send a Content-Length")
-        length = self.headers.get("Content-Length")
-        if length is None:
-            self.close_connection = True
-            raise RequestError(411, "a Content-Length header is required")
-        if not (length.isdigit() and len(length) < 16):
-            self.close_connection = True
-            raise RequestError(400, f"Content-Length must be a whole number, got {length[:20]!r}")
-        if int(length) > MAX_BODY_BYTES:
-            self.close_connection = True
-            raise RequestError(413, f"the body is {int(length)} bytes; the limit is {MAX_BODY_BYTES}")
-        body = self.rfile.read(int(length))
-        if len(body) != int(length):
-            self.close_connection = True
-            raise RequestError(400, f"the body ended after {len(body)} of {length} bytes")
-        return body
+        return read_body(self)
 
     def send_json(self, status, payload):
         self.send_bytes(status, json.dumps(payload, allow_nan=False).encode(), "application/json")
@@ -366,11 +420,15 @@ class DrawHandler(BaseHTTPRequestHandler):
         self.send_json(code, {"error": message or explain or "bad request"})
 
     def log_request(self, code="-", size="-"):
-        if isinstance(code, int) and code >= 400 or str(code).startswith(("4", "5")):
-            self.log_line(f"{getattr(self, 'command', None)} {str(getattr(self, 'path', ''))[:100]} -> {code}")
+        pass   # every answer, a refusal included, is the client's to read; server errors are logged where they occur
 
     def log_message(self, format, *args):
         self.log_line(format % args)
+
+    def log_error(self, format, *args):
+        # http.server calls this only for a connection that timed out (a browser's idle keep-alive connection,
+        # or a client that stopped sending): it is closed, and that is no news
+        self.close_connection = True
 
     def log_line(self, line):
         if self.server.log is not None:

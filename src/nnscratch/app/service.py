@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from ..explain.explainer import default_input_shape
 from ..images.prepare import LOW_CONFIDENCE, NoInkError, is_unsure, prepare_digit
 from ..serialization import Ensemble, input_shape_of
 from ..viz.summary import short_architecture
@@ -62,7 +63,8 @@ class DrawService:
     def predict(self, image):
         """Prepare a 2-D grey image and return the answer as a JSON-ready dict.
 
-        ``unsure`` says whether the answer's probability is below ``LOW_CONFIDENCE``. An image without ink answers ``{"status": "empty", "message": "nothing drawn yet"}``, not a guess.
+        ``unsure`` says whether the answer's probability is below ``LOW_CONFIDENCE``. An image without ink answers
+        ``{"status": "empty", "message": "nothing drawn yet"}``, not a guess.
         """
         start = time.perf_counter()
         try:
@@ -85,7 +87,8 @@ class DrawService:
             self.model.load_state_dict(state)
 
     def test_digit(self, index=None):
-        """A test image (random unless ``index`` is given) as ``{"index", "label", "pixels"}`` (784 values in [0, 1])."""
+        """A test image (random unless ``index`` is given) as ``{"index", "label", "pixels"}`` (784 values in
+        [0, 1])."""
         x, y = self.test_set()
         if index is None:
             index = int(self._rng.integers(len(x)))
@@ -118,14 +121,28 @@ def is_ensemble(model):
 def describe_members(ensemble):
     """Each member's name, architecture and size, for the page's header."""
     return [{"name": name, "architecture": short_architecture(member), "parameters": int(member.num_parameters())}
-            for name, member in zip(ensemble.names, ensemble.members)]
+            for name, member in zip(ensemble.names, ensemble.members, strict=True)]
 
 
 def digit_input_shape(model, metadata):
-    """The shape of one example as the model takes it (``serialization.input_shape_of``), which for the draw
-    page must hold the 784 pixels of a 28×28 digit."""
-    shape = input_shape_of(model, metadata) or (DIGIT_SIZE,)
+    """The shape of one example as the model takes it (``serialization.input_shape_of``; for a file that does not
+    record it and starts with a convolution, its channels of 28×28 images), which for the draw page must hold the
+    784 pixels of a 28×28 digit."""
+    first = next((layer for layer in getattr(model, "members", [model])[0] if layer.params), None)
+    shape = input_shape_of(model, metadata) or default_input_shape(first)
     if int(np.prod(shape)) != DIGIT_SIZE:
         raise ValueError(f"the draw page needs a model of 28×28 images (784 inputs), but this one takes "
                          f"input shape {tuple(shape)}")
     return tuple(shape)
+
+
+TEST_DATASETS = ("mnist", "fashion-mnist", "kmnist", "emnist-digits", "emnist-letters")
+
+
+def dataset_test_digits(metadata):
+    """The test split of the data set a model was trained on (MNIST when its metadata does not say)."""
+    from ..datasets import load_dataset
+    name = metadata.get("dataset") or "mnist"
+    if name not in TEST_DATASETS:
+        raise ValueError(f"the model was trained on {name!r}, which has no 28×28 test digits")
+    return load_dataset(name, validation_size=0).test

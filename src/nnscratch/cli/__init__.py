@@ -6,18 +6,36 @@ line on stderr and exit status 2; nothing prints a traceback.
 """
 import argparse
 import importlib
+import re
 import sys
 
 from .. import __version__
 from ..errors import NNScratchError
 
 # Module names inside nnscratch.cli, each with add_parser(subparsers).
-COMMAND_MODULES = ["train", "evaluate", "presets", "data", "predict", "plot", "export", "import_model", "draw",
-                   "explain", "sweep"]
+COMMAND_MODULES = ["train", "evaluate", "presets", "data", "info", "predict", "step", "plot", "export",
+                   "import_model", "draw", "explain", "sweep"]
 # Commands that read model files, and so may need the custom layers that --import registers.
-LOADS_MODELS = ["train", "evaluate", "predict", "plot", "export", "draw", "explain"]
+LOADS_MODELS = ["train", "evaluate", "info", "predict", "step", "plot", "export", "draw", "explain"]
+# What each command was doing when memory ran out, and what to make smaller: "not enough memory to ...: try a
+# smaller ...".
+MEMORY_ADVICE = {
+    "train": ("train this network", "--batch-size, network (--layers, --hidden) or --train-size"),
+    "sweep": ("run these trials", "search space (smaller networks and batches) or fewer --workers"),
+    "evaluate": ("evaluate this model", "model, or a data set of fewer examples"),
+    "predict": ("predict with this model", "model, or smaller pictures"),
+    "step": ("take this step", "model"),
+    "explain": ("explain this answer", "model"),
+    "info": ("read this model file", "model"),
+    "export": ("export this model", "model"),
+    "import": ("convert this model", "model"),
+    "plot": ("draw this plot", "number of runs or of --neurons"),
+    "draw": ("serve the page", "model"),
+    "data": ("read this data set", "data set file"),
+}
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a program that Ctrl-C stopped
 
 
 class CommandError(NNScratchError):
@@ -77,27 +95,45 @@ def main(argv=None):
 
 
 def run_command(argv):
-    parser = build_parser()
+    """Parse ``argv`` and run its command. Ctrl-C anywhere, the imports of the command modules included, exits
+    with status 130; the user's errors, and running out of memory, become one line on stderr and status 2."""
+    command = None
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit:  # argparse has already printed its one-line usage error
-        return exit.code if isinstance(exit.code, int) else EXIT_USAGE
-    if not getattr(args, "run", None):
-        parser.print_help()
-        return EXIT_USAGE
-    from ..runs import SettingsError
-    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit:  # argparse has already printed its one-line usage error
+            return exit.code if isinstance(exit.code, int) else EXIT_USAGE
+        if not getattr(args, "run", None):
+            parser.print_help()
+            return EXIT_USAGE
+        command = args.command
         import_custom_layers(getattr(args, "import_modules", []))
         return args.run(args) or 0
     except KeyboardInterrupt:
         print("nnscratch: interrupted", file=sys.stderr)
-        return 130
-    except SettingsError as error:
-        print(f"nnscratch {args.command}: error: {error.as_flags()}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MemoryError as error:
+        print(f"{program(command)}: error: {out_of_memory(command, error)}", file=sys.stderr)
         return EXIT_USAGE
     except (NNScratchError, OSError) as error:  # anything else is a bug, and keeps its traceback
-        print(f"nnscratch {args.command}: error: {describe(error)}", file=sys.stderr)
+        from ..runs import SettingsError
+        message = error.as_flags() if isinstance(error, SettingsError) else describe(error)
+        print(f"{program(command)}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def program(command):
+    return f"nnscratch {command}" if command else "nnscratch"
+
+
+def out_of_memory(command, error):
+    """The one line for a ``MemoryError`` in ``command``: what did not fit (NumPy says how large an array it could
+    not allocate) and what to make smaller."""
+    doing, smaller = MEMORY_ADVICE.get(command, (f"run {program(command)}", "input"))
+    size = re.match(r"Unable to allocate (\S+ \S+)", str(error))
+    needed = f" (an array of {size.group(1)} did not fit)" if size else ""
+    return f"not enough memory to {doing}{needed}: try a smaller {smaller}"
 
 
 def describe(error):

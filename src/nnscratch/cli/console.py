@@ -5,9 +5,9 @@ printed, so logs stay readable.
 """
 import os
 import sys
+import time
 from contextlib import contextmanager
 
-import numpy as np
 from tabulate import tabulate
 
 from ..callbacks import Callback
@@ -86,24 +86,44 @@ class ConsoleProgress(Callback):
     """Prints the epoch line after every epoch and, on a terminal, a tqdm bar of the steps within it.
 
     ``print_every``: print the line of the first epoch, of every ``print_every``-th and of the last only. Test
-    figures appear on the line when another callback has measured them into the record (``test_total``).
+    figures appear on the line when another callback has measured them into the record (``test_total``). From the
+    second epoch on, the bar also says how long the whole run has left (``time_left``): the mean time of the
+    epochs done so far, validation and checkpoints included, times the epochs to go, less the time spent in this
+    one. ``clock`` gives the time in seconds (``time.perf_counter``).
     """
 
-    def __init__(self, epochs, quiet=False, out=None, print_every=1):
+    def __init__(self, epochs, quiet=False, out=None, print_every=1, clock=time.perf_counter):
         self.epochs, self.out, self.print_every = epochs, out or sys.stdout, int(print_every)
         self.bar_wanted = not quiet and hasattr(self.out, "isatty") and self.out.isatty()
         self.bar = None
+        self.clock, self.started, self.epoch_started, self.mean_epoch = clock, None, None, None
+
+    def on_train_begin(self, state):
+        self.started = self.clock()
 
     def on_epoch_begin(self, state):
+        now = self.clock()
+        self.started = now if self.started is None else self.started
+        done = state.epoch - state.first_epoch
+        self.epoch_started, self.mean_epoch = now, (now - self.started) / done if done > 0 else None
         if self.bar_wanted:
             from tqdm import tqdm
-            self.bar = tqdm(total=state.steps, desc=f"Epoch {state.epoch + 1}", leave=False, file=self.out,
+            self.bar = tqdm(total=state.steps, desc=self.description(state), leave=False, file=self.out,
                             mininterval=0.2, unit="step")
+
+    def description(self, state):
+        """``Epoch 3/10`` and, once an epoch has ended, ``, about 2 min left`` for the whole run."""
+        text = f"Epoch {state.epoch + 1}/{state.last_epoch}"
+        if self.mean_epoch is None:
+            return text
+        left = self.mean_epoch * (state.last_epoch - state.epoch) - (self.clock() - self.epoch_started)
+        return f"{text}, {time_left(max(left, 0.0))}"
 
     def on_batch_end(self, state):
         if self.bar is not None:
             self.bar.update()
             if state.step % 50 == 1:
+                self.bar.set_description(self.description(state), refresh=False)
                 self.bar.set_postfix(loss=f"{state.batch_loss:.4f}", refresh=False)
 
     def on_epoch_end(self, state):
@@ -119,6 +139,19 @@ class ConsoleProgress(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def time_left(seconds):
+    """A remaining time as a person would say it: ``a few seconds left``, ``about 40 s left`` (to 10 s),
+    ``about 2 min left`` (to the minute), ``about 1 h 25 min left`` (to 5 minutes)."""
+    if seconds < 10:
+        return "a few seconds left"
+    if seconds < 55:
+        return f"about {int(seconds / 10 + 0.5) * 10} s left"
+    if seconds < 59.5 * 60:
+        return f"about {max(int(seconds / 60 + 0.5), 1)} min left"
+    hours, minutes = divmod(int(seconds / 300 + 0.5) * 5, 60)
+    return f"about {hours} h left" if minutes == 0 else f"about {hours} h {minutes} min left"
 
 
 ASCII_FOR = {"→": "->", "←": "<-", "±": "+/-", "…": "...", "×": "x", "–": "-", "—": "-", "≤": "<=", "≥": ">=",

@@ -9,24 +9,36 @@ paper or light on dark, drawings or photos of paper) each picture is prepared as
 speck gets "too little ink" rather than an answer. A CSV file of digits (the Kaggle Digit Recognizer's
 test.csv: 784 pixels a row, with or without a label first) is answered as that competition's submission file,
 ``ImageId,Label`` a row, on standard output: ``nnscratch predict MODEL test.csv > submission.csv``.
+
+A folder of pictures (``nnscratch predict MODEL digits/``) is answered one line per picture, in the order of
+their names (``digit2.png`` before ``digit10.png``): the file's name, the predicted digit and its probability;
+``--csv OUT.csv`` also writes them as a CSV file. A picture that cannot be read, or holds no digit, gets a line
+saying why and the others are still answered. Exit status: 0 when every picture was answered, 1 when some could
+not be, 2 when the folder holds no picture at all or the model cannot be read.
 """
+import csv
+import io
+import os
+import re
 import sys
 
 import numpy as np
 
-from ..viz.ascii import image_to_ascii, probability_bars
 from ..images.prepare import LOW_CONFIDENCE, ImageError, is_unsure, load_image, prepare_digit
-from ..serialization import load_models
+from ..serialization import atomic_write, load_models
+from ..viz.ascii import image_to_ascii, probability_bars
 from . import CommandError
+
+FOLDER_CHUNK = 256  # pictures prepared, then predicted in one product
 
 
 def add_parser(subparsers):
     parser = subparsers.add_parser("predict", help="show what a model predicts for a test digit or an image",
                                    description=__doc__.splitlines()[0])
-    parser.add_argument("files", metavar="MODEL [MODEL ...] [IMAGE ...]", nargs="+",
+    parser.add_argument("files", metavar="MODEL [MODEL ...] [IMAGE ... | FOLDER]", nargs="+",
                         help="model files (.npz, .json or .onnx; several answer as one ensemble), then picture "
-                        "files of digits (PNG, JPEG, ...) or one CSV file of digits (Kaggle's test.csv), answered "
-                        "as ImageId,Label rows")
+                        "files of digits (PNG, JPEG, ...), one FOLDER of them (a line per picture), or one CSV "
+                        "file of digits (Kaggle's test.csv), answered as ImageId,Label rows")
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--index", type=int, help="predict test digit number N (0 to 9999 for MNIST)")
     choice.add_argument("--random", action="store_true", help="predict a randomly chosen test digit")
@@ -35,6 +47,10 @@ def add_parser(subparsers):
     parser.add_argument("--data", help="read the data set from this path instead of the cache")
     parser.add_argument("--show-input", action="store_true",
                         help="with IMAGE: print the 28x28 digit the network sees, as ASCII art")
+    parser.add_argument("--csv", metavar="OUT.csv", help="with a FOLDER of pictures: also write the answers to this "
+                        "CSV file (file,prediction,probability,error)")
+    parser.epilog = ("With a FOLDER instead of IMAGE files, every picture in it is answered on one line, in the order "
+                     "of the names; the exit status is 0 when all were answered, 1 when some could not be read.")
     parser.set_defaults(run=run)
 
 
@@ -49,8 +65,12 @@ def run(args):
         raise CommandError("give either IMAGE files or --index/--random, not both")
     if not args.images and args.index is None and not args.random:
         raise CommandError("say what to predict: IMAGE files, --index N or --random")
+    folder = len(args.images) == 1 and os.path.isdir(args.images[0])
+    check_folder_request(args, folder)
     model, metadata = load_models(models)
     names = [str(name) for name in metadata.get("class_names") or []] or None
+    if folder:
+        return predict_folder(model, metadata, names, args.images[0], args.csv)
     if len(args.images) == 1 and args.images[0].lower().endswith(".csv"):
         return predict_csv(model, metadata, args.images[0])
     if args.images:
@@ -145,3 +165,105 @@ def predict_csv(model, metadata, path):
     sys.stdout.write("\n".join(lines) + "\n")
     print(f"nnscratch predict: {len(x)} digits of {path} answered (ImageId,Label)", file=sys.stderr)
     return 0
+
+
+def check_folder_request(args, folder):
+    """A folder comes alone, and ``--csv`` with a folder only (``--show-input`` with picture files only)."""
+    if not folder and any(os.path.isdir(path) for path in args.images):
+        raise CommandError("give one FOLDER of pictures alone, or picture files, not both")
+    if args.csv and not folder:
+        raise CommandError("--csv writes the answers for a FOLDER of pictures: give the folder after the model")
+    if args.csv and os.path.isdir(args.csv):
+        raise CommandError(f"--csv {args.csv}: is a folder; give the name of the CSV file to write")
+    if folder and args.show_input:
+        raise CommandError("--show-input shows one picture at a time: give picture files, not a FOLDER")
+
+
+def predict_folder(model, metadata, names, folder, csv_path):
+    """One line per picture of ``folder`` in the order of the names, a line with the reason for one that cannot
+    be read; the pictures are prepared one by one and predicted ``FOLDER_CHUNK`` at a time. Returns 0 when all
+    were answered, 1 when some were not."""
+    pictures, others = pictures_in(folder)
+    if not pictures:
+        raise CommandError(f"{folder}: no picture files in the folder (PNG, JPEG, ...)"
+                           + (f"; it holds {describe_others(others)}" if others else ""))
+    width = max(len(name) for name in pictures)
+    rows = []
+    for start in range(0, len(pictures), FOLDER_CHUNK):
+        chunk = [(name, read_digit(os.path.join(folder, name))) for name in pictures[start:start + FOLDER_CHUNK]]
+        read = [x for _, x in chunk if not isinstance(x, str)]
+        probabilities = iter(probabilities_of(model, metadata, np.stack(read)) if read else [])
+        for name, x in chunk:
+            row = answer(name, next(probabilities), names) if not isinstance(x, str) else [name, "", "", x]
+            print(folder_line(row, width), flush=True)
+            rows.append(row)
+    failed = sum(1 for row in rows if row[3])
+    unsure = sum(1 for row in rows if not row[3] and is_unsure(row[2]))
+    if csv_path:
+        write_csv(csv_path, rows)
+    notes = [f"{failed} could not be read" if failed else "",
+             f"{unsure} unsure (below {100 * LOW_CONFIDENCE:.0f} %)" if unsure else "",
+             f"written to {csv_path}" if csv_path else "", f"not read: {describe_others(others)}" if others else ""]
+    print(f"nnscratch predict: {len(rows) - failed} of {len(rows)} pictures in {folder} answered"
+          + "".join(f"; {note}" for note in notes if note), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def pictures_in(folder):
+    """The names of the picture files in ``folder`` (by the extensions Pillow reads), in natural order, and the
+    names of what else is there (other files, sub-folders; hidden ones left out)."""
+    from PIL import Image
+    extensions = {extension for extension, kind in Image.registered_extensions().items() if kind in Image.OPEN}
+    try:
+        entries = [entry for entry in os.scandir(folder) if not entry.name.startswith(".")]
+    except OSError as error:
+        raise CommandError(f"{folder}: cannot read the folder ({error.strerror or error})") from None
+    pictures = [entry.name for entry in entries
+                if os.path.splitext(entry.name)[1].lower() in extensions and not entry.is_dir()]
+    others = [entry.name + ("/" if entry.is_dir() else "") for entry in entries if entry.name not in pictures]
+    return sorted(pictures, key=natural), sorted(others, key=natural)
+
+
+def natural(name):
+    """Sort key that orders the numbers inside names by value: digit2.png before digit10.png."""
+    return [(0, int(part), part) if part.isdigit() else (1, 0, part.lower()) for part in re.split(r"(\d+)", name)]
+
+
+def describe_others(names):
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"{len(names)} other {'entry' if len(names) == 1 else 'entries'} ({shown})"
+
+
+def read_digit(path):
+    """The picture at ``path`` prepared as an MNIST digit, or the reason it cannot be, as a string."""
+    try:
+        return prepare_digit(load_image(path))
+    except ValueError as error:  # ImageError (unreadable) and NoInkError (blank, too little ink) alike
+        return str(error).removeprefix(f"{path}: ")
+
+
+def answer(name, probabilities, names):
+    """``[file, predicted class, its probability, ""]``: one row of the folder's answers."""
+    predicted = int(probabilities.argmax())
+    label = names[predicted] if names and predicted < len(names) else str(predicted)
+    return [name, label, float(probabilities[predicted]), ""]
+
+
+def folder_line(row, width):
+    name, label, probability, error = row
+    name = "".join(char if char.isprintable() else "?" for char in name)  # one line, whatever the file is called
+    if error:
+        return f"{name:<{width}}  not answered: {error}"
+    unsure = "  unsure" if is_unsure(probability) else ""
+    return f"{name:<{width}}  {label}  {100 * probability:6.2f} %{unsure}"
+
+
+def write_csv(path, rows):
+    """The answers as ``file,prediction,probability,error`` rows (probability to 6 decimals), atomically."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["file", "prediction", "probability", "error"])
+    writer.writerows([name, label, "" if error else f"{probability:.6f}", error]
+                     for name, label, probability, error in rows)
+    with atomic_write(path) as file:
+        file.write(text.getvalue().encode("utf-8"))

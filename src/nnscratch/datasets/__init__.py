@@ -13,10 +13,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from .arrays import RawData, check_raw, digest
-from .cache import (cache_info, cache_path, check_cache_writable, check_identity, default_cache_dir, read_cache,
-                    write_cache)
-from .http_download import download
+from .cache import (
+    cache_info,
+    cache_path,
+    check_cache_writable,
+    check_identity,
+    default_cache_dir,
+    read_cache,
+    write_cache,
+)
 from .errors import DataError
+from .http_download import download
 from .lines import LINE_CLASS_NAMES, make_lines
 from .local import read_idx_files, read_path, read_zip
 from .registry import fetch_from_registry
@@ -85,8 +92,9 @@ def _remote_sources(spec):
         sources.append((f"the IDX files at {spec.idx_files[0].urls[0].rsplit('/', 1)[0]}/ (and mirrors)", from_idx))
     if spec.keras_npz:
         def from_keras(directory):
-            from .local import read_file
             from pathlib import Path
+
+            from .local import read_file
             return read_file(Path(download(spec.keras_npz, directory)), spec)
         sources.append((spec.keras_npz.urls[0], from_keras))
     if spec.archive:
@@ -144,6 +152,8 @@ def load_dataset(name, path=None, validation_size=10000, shape="flat", cache_dir
     spec = get_spec(name)
     raw, _ = fetch(spec.name, path=path, cache_dir=cache_dir, download=download)
     n_train = len(raw.x_train)
+    if n_train == 0:
+        raise DataError(f"{path or spec.name} holds no training images")
     if int(validation_size) != validation_size or not 0 <= validation_size < n_train:
         raise ValueError(f"validation_size must be a whole number from 0 to {n_train - 1}, got {validation_size!r}")
     validation_size = int(validation_size)

@@ -5,14 +5,19 @@ The header is ``label,1x1,1x2,...,28x28`` (the Kaggle "MNIST in CSV" files) or `
 has no labels (``pixel0,...,pixel783``): ``csv_has_labels`` tells the two kinds apart, and ``parse_csv(...,
 labelled=False)`` reads it. Parsing is vectorised over the bytes of the file: every cell must be a whole number of
 at most three digits, and every line must have 785 cells (784 without labels), or the error says which line and
-column is wrong.
+column is wrong. Files are read as hostile ones: the first line must end within ``MAX_LINE_BYTES`` (checked
+before the rest is read), and a file may hold at most ``MAX_DATA_BYTES``.
 """
+import os
+
 import numpy as np
 
-from .errors import DataError
 from ..serialization.files import atomic_write
+from .errors import DataError
+from .files import CHUNK_SIZE, MAX_DATA_BYTES
 
 COLUMNS = 785
+MAX_LINE_BYTES = 1 << 16    # a line of 785 numbers takes at most 3,140 bytes, Kaggle's header about 4,700
 COMMA, NEWLINE, ZERO = ord(","), ord("\n"), ord("0")
 KAGGLE_HEADER = "label," + ",".join(f"{row}x{col}" for row in range(1, 29) for col in range(1, 29))
 
@@ -27,9 +32,39 @@ def csv_has_labels(data):
     return len(cells) != COLUMNS - 1
 
 
+def check_first_line(data, name):
+    """Refuse, in one line, data whose first line runs past ``MAX_LINE_BYTES`` (only those bytes are looked at)."""
+    if len(data) > MAX_LINE_BYTES and b"\n" not in bytes(data[:MAX_LINE_BYTES + 1]):
+        raise DataError(f"{name}: its first line runs past {MAX_LINE_BYTES:,} bytes without ending, and a line of "
+                        f"785 numbers takes at most 3,140: not a CSV file of digits")
+
+
+def read_csv_stream(stream, name):
+    """Every byte of a binary stream of CSV, its first line checked (``check_first_line``) before the rest is
+    read."""
+    data = bytearray(stream.read(MAX_LINE_BYTES + 1))
+    check_first_line(data, name)
+    while chunk := stream.read(CHUNK_SIZE):
+        data += chunk
+    return data
+
+
+def read_csv_data(path):
+    """Every byte of a CSV file, once its size (at most ``MAX_DATA_BYTES``) and its first line are checked."""
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        if size > MAX_DATA_BYTES:
+            raise DataError(f"{path}: {size:,} bytes, more than the {MAX_DATA_BYTES:,} a CSV file of digits may "
+                            f"hold for nnscratch")
+        check_first_line(file.read(MAX_LINE_BYTES + 1), str(path))
+        file.seek(0)
+        return file.read()
+
+
 def parse_csv(data, name="CSV data", labelled=True):
     """Decode CSV bytes into (pixels int64 (N, 784), labels int64 (N,)); with ``labelled=False`` (rows of 784
     pixels only, as the Digit Recognizer's test.csv) the labels are None."""
+    check_first_line(data, name)
     columns = COLUMNS if labelled else COLUMNS - 1
     text = np.frombuffer(data, np.uint8)
     text = text[text != ord("\r")]
@@ -54,20 +89,30 @@ def parse_csv(data, name="CSV data", labelled=True):
 def _locate(text, position, line_offset):
     """1-based line and column of byte ``position``."""
     line = int(np.count_nonzero(text[:position] == NEWLINE))
-    line_start = int(np.flatnonzero(text[:position] == NEWLINE)[-1]) + 1 if line else 0
+    line_start = _last(text[:position] == NEWLINE) + 1 if line else 0
     column = int(np.count_nonzero(text[line_start:position] == COMMA)) + 1
     return line + line_offset, column
+
+
+def _first(mask):
+    """The index of the first True in a boolean array, or None when it holds none."""
+    return int(np.argmax(mask)) if mask.any() else None
+
+
+def _last(mask):
+    """The index of the last True in a boolean array that holds one."""
+    return len(mask) - 1 - int(np.argmax(mask[::-1]))
 
 
 def _parse_body(text, name, line_offset, columns):
     is_separator = (text == COMMA) | (text == NEWLINE)
     is_digit = (text >= ZERO) & (text <= ZERO + 9)
-    bad = np.flatnonzero(~(is_separator | is_digit))
-    if bad.size:
-        line, column = _locate(text, bad[0], line_offset)
-        cell_end = bad[0] + int(np.argmax(is_separator[bad[0]:]))
-        cell_start = int(np.flatnonzero(is_separator[:bad[0]])[-1]) + 1 if is_separator[:bad[0]].any() else 0
-        cell = bytes(text[cell_start:cell_end]).decode("latin-1")
+    bad = _first(~(is_separator | is_digit))
+    if bad is not None:
+        line, column = _locate(text, bad, line_offset)
+        cell_end = bad + int(np.argmax(is_separator[bad:bad + MAX_LINE_BYTES]))
+        cell_start = _last(is_separator[:bad]) + 1 if is_separator[:bad].any() else 0
+        cell = bytes(text[cell_start:max(cell_end, bad + 1)][:20]).decode("latin-1")
         raise DataError(f"{name}: line {line}, column {column}: {cell!r} is not a whole number 0..255")
     ends = np.flatnonzero(is_separator)
     starts = np.concatenate([[0], ends[:-1] + 1])
@@ -91,8 +136,7 @@ def _parse_body(text, name, line_offset, columns):
 
 def read_csv(path, labelled=True):
     """Read a CSV file of MNIST rows: (pixels (N, 784), labels (N,) or None when ``labelled`` is false)."""
-    with open(path, "rb") as file:
-        return parse_csv(file.read(), str(path), labelled)
+    return parse_csv(read_csv_data(path), str(path), labelled)
 
 
 def encode_csv(x, y, header=KAGGLE_HEADER):

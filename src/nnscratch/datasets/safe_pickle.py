@@ -2,20 +2,20 @@
 
 A pickle is a small program: loading one with ``pickle.load`` runs whatever callables it names. This module
 unpickles through an ``Unpickler`` whose ``find_class`` admits only what NumPy needs to rebuild an array
-(``ndarray``, ``dtype``, the reconstruction helper, and a latin-1-only stand-in for ``_codecs.encode``) and refuses every other name before it is looked up,
-so a hostile file raises ``DataError`` and nothing in it runs.
+(``ndarray``, ``dtype``, the reconstruction helper, and a latin-1-only stand-in for ``_codecs.encode``) and
+refuses every other name before it is looked up, so a hostile file raises ``DataError`` and nothing in it runs.
 
 The file holds ``((train_x, train_y), (validation_x, validation_y), (test_x, test_y))``: float32 images of
 shape (N, 784) whose pixels are exactly k/256, and int64 labels. Nielsen's 50,000 + 10,000 split is the
 60,000 MNIST training images in their original order.
 """
-import gzip
 import io
 import pickle
 
 import numpy as np
 
 from .errors import DataError
+from .files import gunzip
 
 ALLOWED_GLOBALS = {
     ("numpy", "ndarray"): np.ndarray,
@@ -58,12 +58,9 @@ class ArrayUnpickler(pickle.Unpickler):
 
 
 def load_arrays_pickle(data, name="pickle"):
-    """Unpickle ``data`` (bytes, gzipped or not), allowing only NumPy arrays inside tuples and lists."""
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as error:
-            raise DataError(f"{name}: damaged gzip data ({error})") from None
+    """Unpickle ``data`` (bytes, gzipped or not: ``gunzip`` limits how far it may expand), allowing only NumPy
+    arrays inside tuples and lists."""
+    data = gunzip(data, name)
     try:
         content = ArrayUnpickler(io.BytesIO(data), encoding="latin1").load()
     except pickle.UnpicklingError as error:

@@ -11,8 +11,10 @@ import numpy as np
 from ..errors import NNScratchError
 from ..inspection import split_at_logits
 from ..layers.activations import Sigmoid, Softmax, softmax
+from ..layers.conv import Conv2D
 from ..layers.dropout import Dropout
 from ..layers.linear import Linear
+from ..network import Sequential
 
 
 class ExplainError(NNScratchError, ValueError):
@@ -60,13 +62,13 @@ class Anatomy:
         """a, the last hidden layer's activations (N, H), in eval mode. ``scale``: an optional
         ``(layer name, unit, factor)`` that multiplies one unit (a channel, for feature maps) of that layer's
         output on the way, as the ablation lab does."""
-        for name, layer in self.hidden:
-            with layer.mode(training=False):
-                x = layer.forward(x)
-            if scale is not None and scale[0] == name:
-                x = x.copy()
-                x[:, scale[1]] *= x.dtype.type(scale[2])
-        return x
+        layers = [layer for _, layer in self.hidden]
+        if scale is None:
+            return run_layers(layers, x)
+        split = [name for name, _ in self.hidden].index(scale[0]) + 1
+        x = run_layers(layers[:split], x).copy()
+        x[:, scale[1]] *= x.dtype.type(scale[2])
+        return run_layers(layers[split:], x)
 
     def logits_from_hidden(self, a):
         """z = a W + b."""
@@ -84,3 +86,16 @@ class Anatomy:
         if isinstance(self.head[-1][1], Sigmoid):
             return z / z.sum(axis=1, keepdims=True)
         return softmax(np.array(z, dtype=np.float64))
+
+
+def run_layers(layers, x):
+    """``layers`` one after another on ``x`` in eval mode. Convolutions go the engine's way of answering
+    (``Sequential.predict_output``: in batches, in the weights' dtype, with the fast layers lent), several times
+    quicker over thousands of digits than the plain layers' forward; dense layers, quicker the plain way, and
+    layers without weights keep x's dtype."""
+    if any(isinstance(layer, Conv2D) for layer in layers):
+        return Sequential(*layers).predict_output(x)
+    for layer in layers:
+        with layer.mode(training=False):
+            x = layer.forward(x)
+    return x

@@ -7,6 +7,7 @@
 several queries need (the nearest-neighbour indices, the test set's predictions) is computed once, by
 ``warm_up`` or by the first query that needs it. One query runs at a time: layers keep their forward state.
 """
+import math
 import threading
 
 import numpy as np
@@ -35,8 +36,7 @@ class Explainer:
         self.anatomy = Anatomy.of(model)
         shape = self.metadata.get("input_shape")
         first = next(layer for _, layer in self.anatomy.hidden + [(None, self.anatomy.output)] if layer.params)
-        default = (first.in_features,) if isinstance(first, Linear) else (DIGIT_SIZE,)
-        self.input_shape = tuple(shape) if isinstance(shape, (list, tuple)) and shape else default
+        self.input_shape = tuple(shape) if isinstance(shape, (list, tuple)) and shape else default_input_shape(first)
         if int(np.prod(self.input_shape)) != DIGIT_SIZE:
             raise ExplainError(f"the explanation needs a model of 28×28 digits (784 inputs), but this one takes "
                                f"input shape {self.input_shape}")
@@ -167,6 +167,7 @@ class Explainer:
     def accuracy_without(self, layer_name, unit, scale=0.0, progress=None):
         """The test accuracy with one hidden unit scaled, and without the change."""
         x, y = self.data("test")
+        x = self.as_batch(x)      # flat rows to the model's input shape, (N, 1, 28, 28) for a CNN
         layer_name = self.anatomy.last_hidden_name if layer_name is None else str(layer_name)
         ablation.check_unit(self.anatomy, layer_name, unit, self.hidden_sizes(x[:1]))
         with self.lock:
@@ -185,7 +186,8 @@ class Explainer:
         for space, index, point in (("pixels", pixel_index, x.reshape(-1)), ("hidden", hidden_index, a)):
             nearest, distances = index.query(point, count)
             answer[space] = [{"index": int(i), "label": int(train_y[i]), "distance": float(d),
-                              "pixels": to_list(train_x[i].reshape(-1), 3)} for i, d in zip(nearest, distances)]
+                              "pixels": to_list(train_x[i].reshape(-1), 3)}
+                             for i, d in zip(nearest, distances, strict=True)]
         return answer
 
     def mistakes(self):
@@ -200,7 +202,7 @@ class Explainer:
         return {"true": true_class, "predicted": predicted_class,
                 "count": int(self.mistake_table().confusion[true_class, predicted_class]),
                 "digits": [{"index": int(i), "confidence": float(c), "pixels": to_list(x[i].reshape(-1), 3)}
-                           for i, c in zip(members, confidence)]}
+                           for i, c in zip(members, confidence, strict=True)]}
 
     def probe(self, kind, pixels=None, seed=None):
         """The explanation of a probe input (noise, a blank page, the inverted digit)."""
@@ -251,6 +253,18 @@ class Explainer:
                 step()
             except ExplainError:
                 pass
+
+
+def default_input_shape(first):
+    """The shape of one example for a model whose metadata does not say: a first dense layer's inputs, or for a
+    first convolution of C channels the C × s × s images that hold 784 values (1 × 28 × 28 for a digit)."""
+    if isinstance(first, Linear):
+        return (first.in_features,)
+    if isinstance(first, Conv2D):
+        side = math.isqrt(DIGIT_SIZE // first.in_channels)
+        if first.in_channels * side * side == DIGIT_SIZE:
+            return (first.in_channels, side, side)
+    return (DIGIT_SIZE,)
 
 
 def to_list(values, digits=None):

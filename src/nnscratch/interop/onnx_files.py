@@ -33,7 +33,7 @@ def read_proto(path):
         raise OnnxImportError(f"{path}: {size:,} bytes is larger than the {MAX_FILE_BYTES:,} an ONNX model of "
                               f"nnscratch may be")
     with open(path, "rb") as file:
-        data = file.read(MAX_FILE_BYTES + 1)
+        data = file.read()  # its size checked above: read(MAX_FILE_BYTES + 1) would reserve 1 GiB first
     proto = ModelProto()
     try:
         proto.ParseFromString(data)

@@ -199,8 +199,10 @@ class Run:
                     self.saved_paths = self.write(os.path.join(folder, os.path.basename(path)))
                 except OSError:
                     self.saved_paths = (None, self.write_history(os.path.join(folder, os.path.basename(path))))
-        if self.saved_paths[0] and self.checkpoints and os.path.exists(checkpoint_path(self.out)):
-            os.unlink(checkpoint_path(self.out))  # the run is saved whole: its checkpoint is no longer needed
+        if self.saved_paths[0] and self.checkpoints:  # the run is saved whole: its checkpoint is no longer needed
+            for path in (checkpoint_path(self.out), history_path(checkpoint_path(self.out))):
+                if os.path.exists(path):
+                    os.unlink(path)
         return self.saved_paths
 
     def write(self, path):

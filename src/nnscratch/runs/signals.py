@@ -49,8 +49,9 @@ def signals_stop_training(received):
 @contextmanager
 def interrupts_deferred():
     """Ctrl-C, SIGTERM or SIGHUP during the block waits until the block has finished (a file half written is
-    worse than a second of delay), then interrupts as usual. Only the main thread receives signals; elsewhere this
-    does nothing."""
+    worse than a second of delay), then is delivered again to whatever handled it before (so ``signals_stop_training``
+    still hears which signal it was, and without one SIGTERM ends the process as usual). Only the main thread
+    receives signals; elsewhere this does nothing."""
     if not on_main_thread():
         yield
         return
@@ -63,4 +64,4 @@ def interrupts_deferred():
         for number, handler in previous.items():
             signal.signal(number, handler)
     if received:
-        raise KeyboardInterrupt if received[0] == signal.SIGINT else Stopped(received[0])
+        signal.raise_signal(received[0])

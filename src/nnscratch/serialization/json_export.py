@@ -9,9 +9,19 @@ through ``import_json``.
 
 import numpy as np
 
+from .architecture import declared_shapes
 from .files import read_json_object
-from .npz import (FLOAT_DTYPES, FORMAT_VERSION, ModelFileError, check_state, model_from_config,
-                            write_json)
+from .npz import (
+    FLOAT_DTYPES,
+    FORMAT_VERSION,
+    ModelFileError,
+    check_finite,
+    check_state,
+    model_from_config,
+    naming,
+    shapes_of,
+    write_json,
+)
 
 FORMAT_NAME = "nnscratch-model"
 
@@ -48,14 +58,16 @@ def import_json(path, custom_layers=None):
         raise ModelFileError(f"{path}: 'architecture', 'weights' and 'metadata' must be JSON objects")
     dtype = architecture.get("dtype", "float32")
     if dtype not in FLOAT_DTYPES:
-        raise ModelFileError(f"{path}: unsupported dtype {dtype!r}; expected one of {', '.join(FLOAT_DTYPES)}")
-    try:
-        model = model_from_config(architecture, custom_layers, initialize=False)
-    except ModelFileError as error:
-        raise ModelFileError(f"{path}: {error}") from None
-    model.astype(np.dtype(dtype))
-    state = {name: to_array(path, name, entry, np.dtype(dtype)) for name, entry in weights.items()}
-    check_state(path, model, state, np.dtype(dtype))
+        raise ModelFileError(f"{path}: unsupported dtype {dtype!r:.40}; expected one of {', '.join(FLOAT_DTYPES)}")
+    dtype = np.dtype(dtype)
+    expected = naming(path, declared_shapes, architecture, custom_layers)
+    check_state(path, expected, {name: (declared_shape(path, name, entry), dtype) for name, entry in weights.items()},
+                dtype)
+    state = {name: to_array(path, name, entry, dtype) for name, entry in weights.items()}
+    model = naming(path, model_from_config, architecture, custom_layers, initialize=False).astype(dtype)
+    check_state(path, shapes_of(model), {name: (array.shape, array.dtype) for name, array in state.items()}, dtype)
+    for name, array in state.items():
+        check_finite(path, name, array)
     model.load_state_dict(state)
     return model, metadata
 
@@ -71,13 +83,21 @@ def read_document(path):
     return document
 
 
-def to_array(path, name, entry, dtype):
-    """One weight entry ``{"shape": [...], "values": nested lists}`` as an array, checked."""
+def declared_shape(path, name, entry):
+    """The ``shape`` a weight entry ``{"shape": [...], "values": nested lists}`` says it has."""
     if not isinstance(entry, dict) or "values" not in entry or "shape" not in entry:
         raise ModelFileError(f"{path}: weight {name!r} must be an object with 'shape' and 'values'")
+    shape = entry["shape"]
+    if not isinstance(shape, list) or not all(isinstance(size, int) and size >= 0 for size in shape):
+        raise ModelFileError(f"{path}: weight {name!r} has shape {shape!r:.80}, not a list of sizes")
+    return tuple(shape)
+
+
+def to_array(path, name, entry, dtype):
+    """One weight entry as an array of the shape it says it has (its ``declared_shape``), checked."""
     try:
         array = np.array(entry["values"], dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ModelFileError(f"{path}: weight {name!r} is not a regular array of numbers") from None
     if list(array.shape) != entry["shape"]:
         raise ModelFileError(f"{path}: weight {name!r} has shape {list(array.shape)} but says {entry['shape']}")

@@ -10,25 +10,20 @@ import datetime
 import json
 import math
 import os
-import zipfile
 
 import numpy as np
 
 from .. import __version__
-from ..errors import NNScratchError
-from ..layers.base import LAYERS, Layer
-from ..network import Sequential
-from .files import atomic_write
+from ..layers.base import Layer
+from .architecture import ModelFileError, declared_shapes, layer_registry, model_from_config
+from .archive import NpzArchive
+from .files import MAX_JSON_BYTES, atomic_write, parse_json
 
 FORMAT_VERSION = 1
 PARAM_PREFIX = "param."
 OPTIMIZER_PREFIX = "optimizer."
 HEADER_KEYS = ("format_version", "architecture", "metadata")
 FLOAT_DTYPES = ("float16", "float32", "float64")
-
-
-class ModelFileError(NNScratchError, ValueError):
-    """A model file that cannot be read or does not describe a valid model; the message says what is wrong."""
 
 
 def save_model(path, model, metadata=None, optimizer_state=None):
@@ -67,91 +62,13 @@ def save_model(path, model, metadata=None, optimizer_state=None):
 def load_checkpoint(path, custom_layers=None):
     """Read a model file written by ``save_model`` and return ``(model, metadata, optimizer_state)``.
 
-    Everything is checked: the format version, that every layer type is known (``LAYERS``, plus
-    ``custom_layers``, a dict of name to class or a list of classes), that the arrays are exactly the model's,
-    with the right shapes and dtypes, and finite. Any problem raises ``ModelFileError`` with a one-line message.
-    The optimizer state is an empty dict if there is none.
+    Everything is checked: the archive's sizes against its headers (``NpzArchive``), the format version, that
+    every layer type is known (``LAYERS``, plus ``custom_layers``, a dict of name to class or a list of classes),
+    that the arrays are exactly the model's, with the right shapes and dtypes (from their headers, before the
+    network is built), and finite. Any problem raises ``ModelFileError`` with a one-line message. The optimizer
+    state is an empty dict if there is none.
     """
-    arrays = read_arrays(path)
-    for key in HEADER_KEYS:
-        if key not in arrays:
-            raise ModelFileError(f"{path}: not an nnscratch model file (no {key!r} entry)")
-    version = check_version(path, arrays["format_version"])
-    architecture = from_json(path, arrays["architecture"], "architecture")
-    metadata = from_json(path, arrays["metadata"], "metadata")
-    if not isinstance(architecture, dict) or not isinstance(metadata, dict):
-        raise ModelFileError(f"{path}: the architecture and metadata must be JSON objects")
-    dtype = architecture.get("dtype", "float32")
-    if dtype not in FLOAT_DTYPES:
-        raise ModelFileError(f"{path}: unsupported parameter dtype {dtype!r}; "
-                             f"expected one of {', '.join(FLOAT_DTYPES)}")
-    try:
-        model = model_from_config(architecture, custom_layers, initialize=False)
-    except ModelFileError as error:
-        raise ModelFileError(f"{path}: {error}") from None
-    model.astype(np.dtype(dtype))
-    state = {key[len(PARAM_PREFIX):]: value for key, value in arrays.items() if key.startswith(PARAM_PREFIX)}
-    check_state(path, model, state, np.dtype(dtype))
-    model.load_state_dict(state)
-    optimizer_state = {key[len(OPTIMIZER_PREFIX):]: value
-                       for key, value in arrays.items() if key.startswith(OPTIMIZER_PREFIX)}
-    unknown = sorted(key for key in arrays
-                     if key not in HEADER_KEYS and not key.startswith((PARAM_PREFIX, OPTIMIZER_PREFIX)))
-    if unknown:
-        raise ModelFileError(f"{path}: unexpected entries {', '.join(unknown)} (format version {version})")
-    return model, metadata, optimizer_state
-
-
-def model_from_config(config, custom_layers=None, initialize=True):
-    """Build a layer from ``{"type": name, "config": {...}}``; a ``Sequential`` rebuilds its layers in turn.
-
-    Classes come from the ``LAYERS`` registry plus ``custom_layers``; an unknown name is an error that lists
-    the known ones. The parameters are freshly initialized, or zeros with ``initialize=False`` (cheaper, for a
-    state dict that will overwrite them).
-    """
-    registry = layer_registry(custom_layers)
-    if not isinstance(config, dict) or not isinstance(config.get("type"), str):
-        raise ModelFileError(f"a layer description must be {{'type': name, 'config': {{...}}}}, got {config!r:.80}")
-    name = config["type"]
-    if name not in registry:
-        raise ModelFileError(f"unknown layer type {name!r}; known: {', '.join(sorted(registry))} "
-                             f"(register custom layers with @register_layer or pass custom_layers)")
-    cls = registry[name]
-    arguments = config.get("config", {})
-    if not isinstance(arguments, dict):
-        raise ModelFileError(f"the config of layer {name!r} must be a JSON object, got {arguments!r:.80}")
-    if issubclass(cls, Sequential):
-        children = arguments.get("layers")
-        if not isinstance(children, list) or not children:
-            raise ModelFileError(f"{name} needs a list of layers in its config, and at least one layer")
-        return cls.from_layers([model_from_config(child, registry, initialize) for child in children])
-    initializers = {} if initialize else {key: arguments[key] for key in ("init", "bias_init") if key in arguments}
-    try:
-        layer = cls(**{**arguments, **{key: "zeros" for key in initializers}})
-    except (TypeError, ValueError) as error:
-        raise ModelFileError(f"cannot build layer {name} from {arguments}: {error}") from None
-    except MemoryError:
-        raise ModelFileError(f"layer {name} with {arguments} is too large to build") from None
-    for key, value in initializers.items():  # built with zeros, but it keeps the name of its initializer
-        setattr(layer, key, value)
-    return layer
-
-
-def layer_registry(custom_layers=None):
-    """``LAYERS`` extended with custom layer classes (a dict of name to class, or a list of classes)."""
-    registry = dict(LAYERS)
-    if isinstance(custom_layers, dict):
-        registry.update(custom_layers)
-    elif custom_layers is not None:
-        registry.update({cls.__name__: cls for cls in custom_layers})
-    for name, cls in registry.items():
-        if not (isinstance(cls, type) and issubclass(cls, Layer)):
-            raise TypeError(f"custom layer {name!r} is not a Layer subclass: {cls!r}")
-    return registry
-
-
-def read_arrays(path):
-    """Every array of an ``.npz`` file as a dict, without ever unpickling; failures become ``ModelFileError``."""
+    path = os.fspath(path)
     if not os.path.exists(path):
         raise ModelFileError(f"{path}: no such model file")
     if os.path.isdir(path):
@@ -159,15 +76,51 @@ def read_arrays(path):
     with open(path, "rb") as file:
         if file.read(4) != b"PK\x03\x04":
             raise ModelFileError(f"{path}: not an nnscratch model file (expected a .npz archive)")
+    with NpzArchive(path, ModelFileError, "model file") as archive:
+        return read_checkpoint(path, archive, layer_registry(custom_layers))
+
+
+def read_checkpoint(path, archive, registry):
+    """``load_checkpoint`` on an opened archive: the headers first, the network built only once the arrays it
+    needs are known to be there, then the arrays read one at a time straight into it."""
+    headers = archive.headers
+    for key in HEADER_KEYS:
+        if key not in headers:
+            raise ModelFileError(f"{path}: not an nnscratch model file (no {key!r} entry)")
+    version = check_version(path, archive.read("format_version"))
+    architecture, metadata = from_json(path, archive, "architecture"), from_json(path, archive, "metadata")
+    if not isinstance(architecture, dict) or not isinstance(metadata, dict):
+        raise ModelFileError(f"{path}: the architecture and metadata must be JSON objects")
+    dtype = architecture.get("dtype", "float32")
+    if dtype not in FLOAT_DTYPES:
+        raise ModelFileError(f"{path}: unsupported parameter dtype {dtype!r:.40}; "
+                             f"expected one of {', '.join(FLOAT_DTYPES)}")
+    stored = {key[len(PARAM_PREFIX):]: (header.shape, header.dtype)
+              for key, header in headers.items() if key.startswith(PARAM_PREFIX)}
+    check_state(path, naming(path, declared_shapes, architecture, registry), stored, np.dtype(dtype))
+    model = naming(path, model_from_config, architecture, registry, initialize=False)
+    model.astype(np.dtype(dtype))
+    check_state(path, shapes_of(model), stored, np.dtype(dtype))
+    for name in stored:  # one array at a time, straight into the model's own
+        array = archive.read(PARAM_PREFIX + name)
+        check_finite(path, name, array)
+        model.load_state_dict({name: array}, strict=False)
+    optimizer_state = {key[len(OPTIMIZER_PREFIX):]: archive.read(key)
+                       for key in headers if key.startswith(OPTIMIZER_PREFIX)}
+    unknown = sorted(key for key in headers
+                     if key not in HEADER_KEYS and not key.startswith((PARAM_PREFIX, OPTIMIZER_PREFIX)))
+    if unknown or archive.others:
+        raise ModelFileError(f"{path}: unexpected entries {', '.join(unknown + archive.others)} "
+                             f"(format version {version})")
+    return model, metadata, optimizer_state
+
+
+def naming(path, build, *arguments, **keywords):
+    """``build(*arguments, **keywords)``, with the file's name put before the message of its ModelFileError."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except ValueError as error:
-        if "pickle" in str(error).lower():
-            raise ModelFileError(f"{path}: holds pickled objects, which are never loaded") from None
-        raise ModelFileError(f"{path}: not a valid model file ({error})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
-        raise ModelFileError(f"{path}: not a valid model file, or truncated ({error})") from None
+        return build(*arguments, **keywords)
+    except ModelFileError as error:
+        raise ModelFileError(f"{path}: {error}") from None
 
 
 def check_version(path, value):
@@ -182,24 +135,32 @@ def check_version(path, value):
     return version
 
 
-def check_state(path, model, state, dtype):
-    """Names, shapes, dtypes and finiteness of the stored arrays against the rebuilt model's own."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
+def shapes_of(model):
+    """The shape of each of ``model``'s parameters and buffers, by dotted name (nothing is copied)."""
+    return {name: array.shape for name, array in {**model.parameters(), **model.named_buffers()}.items()}
+
+
+def check_state(path, expected, stored, dtype):
+    """Names, shapes and dtypes of the stored arrays, ``{name: (shape, dtype)}``, against the ``expected``
+    shapes, ``{name: shape}``, of the architecture's own."""
+    missing = sorted(set(expected) - set(stored))
+    extra = sorted(set(stored) - set(expected))
     if missing or extra:
         parts = [f"missing arrays {', '.join(missing)}" if missing else "",
                  f"unexpected arrays {', '.join(extra)}" if extra else ""]
         raise ModelFileError(f"{path}: the weights do not match the architecture: "
                              + "; ".join(part for part in parts if part))
-    for name, array in state.items():
-        if array.shape != expected[name].shape:
-            raise ModelFileError(f"{path}: array {name!r} has shape {array.shape}, the architecture needs "
-                                 f"{expected[name].shape}")
-        if array.dtype != dtype:
-            raise ModelFileError(f"{path}: array {name!r} has dtype {array.dtype}, expected {dtype}")
-        if not np.isfinite(array).all():
-            raise ModelFileError(f"{path}: array {name!r} contains NaN or infinite values")
+    for name, (shape, stored_dtype) in stored.items():
+        if tuple(shape) != tuple(expected[name]):
+            raise ModelFileError(f"{path}: array {name!r} has shape {tuple(shape)}, the architecture needs "
+                                 f"{tuple(expected[name])!s:.200}")
+        if stored_dtype != dtype:
+            raise ModelFileError(f"{path}: array {name!r} has dtype {stored_dtype}, expected {dtype}")
+
+
+def check_finite(path, name, array):
+    if not np.isfinite(array).all():
+        raise ModelFileError(f"{path}: array {name!r} contains NaN or infinite values")
 
 
 def to_json(value, what):
@@ -218,13 +179,15 @@ def json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def from_json(path, value, what):
-    if value.shape != () or value.dtype.kind != "U":
-        raise ModelFileError(f"{path}: the {what} entry must be a JSON string")
-    try:
-        return json.loads(str(value))
-    except json.JSONDecodeError as error:
-        raise ModelFileError(f"{path}: the {what} is not valid JSON ({error})") from None
+def from_json(path, archive, key):
+    """The JSON entry ``key`` of a model file (a 0-d string array), parsed within ``parse_json``'s limits."""
+    header = archive.headers[key]
+    if header.shape != () or header.dtype.kind != "U":
+        raise ModelFileError(f"{path}: the {key} entry must be a JSON string")
+    if header.dtype.itemsize // 4 > MAX_JSON_BYTES:
+        raise ModelFileError(f"{path}: the {key} entry holds {header.dtype.itemsize // 4:,} characters, more than "
+                             f"the {MAX_JSON_BYTES:,} nnscratch reads")
+    return parse_json(str(archive.read(key)), ModelFileError, f"{path}: the {key}")
 
 
 def write_json(path, value):

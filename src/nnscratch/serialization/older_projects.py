@@ -73,7 +73,7 @@ def matrix(path, name, value, shape=None):
     """A nested list as a float64 array, with one clear line when it is ragged, not numeric or misshapen."""
     try:
         array = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise OlderProjectModelError(f"{path}: {name} is not a regular array of numbers") from None
     if shape is not None and array.shape != tuple(shape):
         raise OlderProjectModelError(f"{path}: {name} has shape {array.shape}, expected {tuple(shape)}")

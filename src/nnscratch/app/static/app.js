@@ -3,6 +3,8 @@
 // It also switches between the page's views (#draw, the default; #train, run by train.js; and #explain, the
 // "look inside" views of explain.js, which hear of every new digit through an "nnscratch:digit" event, and of
 // every new model through "nnscratch:model"). Several models answer as one ensemble: the header names them.
+// The header's model picker (/api/models) chooses the model the Draw view answers with; a run of the Train view
+// joins it when it is saved, and the Draw view changes model only when the user picks another.
 "use strict";
 
 (() => {
@@ -262,6 +264,7 @@
     const response = await fetch("/api/model");
     const model = await response.json();
     if (!response.ok) throw new Error(model.error || `the server answered ${response.status}`);
+    await showModels().catch((error) => pickerNote(`cannot list the models: ${error.message}`, true));
     if (model.name === null) {  // no model yet: train one
       document.getElementById("model-name").textContent = "no model yet";
       document.getElementById("model-architecture").textContent = "train one in the Train view";
@@ -288,11 +291,68 @@
     document.dispatchEvent(new CustomEvent("nnscratch:model", { detail: model }));
   }
 
+  // ---- the model picker -------------------------------------------------------------------------------------
+  const picker = document.getElementById("model-picker");
+
+  function pickerNote(text, error = false) {
+    const note = document.getElementById("picker-note");
+    note.textContent = text;
+    note.classList.toggle("error", error);
+  }
+
+  function entryLabel(entry) {
+    if (entry.kind === "file") return `${entry.name} (${entry.folder}/)`;
+    if (entry.kind === "given") return `${entry.name} (given to nnscratch draw)`;
+    return `${entry.name}: follow the Train view`;
+  }
+
+  async function showModels() {
+    const response = await fetch("/api/models");
+    const list = await response.json();
+    if (!response.ok) throw new Error(list.error || `the server answered ${response.status}`);
+    const options = list.models.map((entry) => {
+      const option = document.createElement("option");
+      option.value = entry.id;
+      option.textContent = entryLabel(entry);
+      return option;
+    });
+    if (list.current === null || !list.models.some((entry) => entry.id === list.current)) {
+      const none = document.createElement("option");
+      none.value = "";
+      none.disabled = true;
+      none.textContent = list.current === null ? "no model yet: pick one" : (currentModel ? currentModel.name : "");
+      options.unshift(none);
+    }
+    picker.replaceChildren(...options);
+    picker.value = list.current ?? "";
+    picker.dataset.current = list.current ?? "";
+    document.getElementById("picker").hidden = list.models.length === 0;
+    return list;
+  }
+
+  async function chooseModel(id) {
+    pickerNote("");
+    const response = await fetch("/api/model", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                 body: JSON.stringify({ id }) });
+    const answer = await response.json();
+    if (!response.ok) {
+      pickerNote(answer.error || `the server answered ${response.status}`, true);
+      await showModels().catch(() => {});
+      return null;
+    }
+    await showModel();
+    pickerNote(`the Draw view now answers with ${answer.name}`);
+    // the drawing on the canvas gets the new model's answer
+    return lastAnswer && lastAnswer.status === "ok" ? predictNow() : lastAnswer;
+  }
+
+  picker.addEventListener("change", () => { if (picker.value) chooseModel(picker.value); });
+
   clearCanvas();
   showPreview(null);
   const ready = showModel().catch((error) => showError(`cannot read the model: ${error.message}`));
 
   // For scripts and tests driving the page: the same functions the buttons use.
-  window.nnscratch = { clear, predictNow, settled, showTestDigit, ready, showModel, showView,
+  window.nnscratch = { clear, predictNow, settled, showTestDigit, ready, showModel, showModels, chooseModel, showView,
                        get model() { return currentModel; } };
 })();

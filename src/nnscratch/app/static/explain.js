@@ -152,11 +152,13 @@
     progress.hidden = false;
     for (let state = job; ; ) {
       progress.value = state.total ? state.done / state.total : 0;
-      if (state.state !== "running") {
+      if (state.state !== "running") {   // "done", or "failed" with one line saying why
         progress.hidden = true;
-        $("x-accuracy-result").textContent = state.state === "done"
+        const result = $("x-accuracy-result");
+        result.classList.toggle("error", state.state !== "done");
+        result.textContent = state.state === "done"
           ? `Test accuracy ${(100 * state.result.accuracy).toFixed(2)} % (with the unit: ${(100 * state.result.accuracy_before).toFixed(2)} %)`
-          : state.error;
+          : `The test accuracy could not be measured: ${state.error || state.state}`;
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -191,6 +193,8 @@
           const maps = layer.values.slice(channel * h * w, (channel + 1) * h * w);
           const canvas = document.createElement("canvas");
           canvas.width = w; canvas.height = h; canvas.className = "map";
+          canvas.title = `channel ${channel} (click to silence)`;
+          canvas.addEventListener("click", () => chooseUnit(layer.name, channel));
           const top = Math.max(...maps, 1e-9);
           const image = canvas.getContext("2d").createImageData(w, h);
           maps.forEach((v, i) => image.data.set([255 * Math.max(0, v) / top, 255 * Math.max(0, v) / top, 255 * Math.max(0, v) / top, 255], 4 * i));

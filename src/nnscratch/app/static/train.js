@@ -9,11 +9,12 @@
                     "augment", "train_size"];
   const NUMBERS = ["lr", "epochs", "dropout", "train_size"];
   const SMOOTHING = 0.05;     // exponential moving average of the batch losses
+  const ACTIVE = ["starting", "running", "paused"];
 
   // What the client knows of the current run; rebuilt from every `state` event.
   let run = emptyRun();
   let options = null, weights = null, weightsWanted = 0, weightsLoading = false, replay = [], replayIndex = -1;
-  let drawPending = false, hoverStep = null, ticks = 0;
+  let drawPending = false, hoverStep = null, ticks = 0, pickerRun = 0;
 
   function emptyRun() {
     return { id: 0, state: "idle", losses: [], probes: [], marks: [], records: [], epochEnds: [], snapshot: null };
@@ -110,7 +111,8 @@
       events.addEventListener(end, (event) => {
         const data = JSON.parse(event.data);
         update(data);
-        if (end !== "error" && window.nnscratch) window.nnscratch.showModel().catch(() => {});
+        // the saved model joins the picker; the header shows the Draw view's model, changed only if it had none
+        if (window.nnscratch) window.nnscratch.showModel().catch(() => {});
       });
     }
   }
@@ -128,6 +130,12 @@
     run.epochEnds = snapshot.epoch_ends;
     showStatus(snapshot);
     showHealth(snapshot.health);
+    // once a run has published its first weights it joins the header's model picker (the Draw view follows it
+    // only if it is picked there, or if the Draw view has no model of its own)
+    if (ACTIVE.includes(snapshot.state) && snapshot.weights_version && pickerRun !== run.id && window.nnscratch) {
+      pickerRun = run.id;
+      window.nnscratch.showModels().catch(() => {});
+    }
     if (snapshot.weights_version && snapshot.weights_version !== weightsWanted) {
       weightsWanted = snapshot.weights_version;
       if (replayIndex < 0) loadWeights();
@@ -136,7 +144,7 @@
   }
 
   function showStatus(snapshot) {
-    const active = ["starting", "running", "paused"].includes(snapshot.state);
+    const active = ACTIVE.includes(snapshot.state);
     let text = snapshot.state === "idle" ? "no run yet" : `${snapshot.state}`;
     if (snapshot.state !== "idle" && snapshot.epochs) {
       text += ` · epoch ${snapshot.epoch} of ${snapshot.epochs} · batch ${snapshot.step}` +
@@ -159,10 +167,9 @@
     if (snapshot.state === "error") {
       saved.textContent = snapshot.message || "the run failed";
       saved.classList.add("error");
-    } else {
+    } else {   // "saved as NAME; the Draw view now uses it" or "...; the Draw view keeps ...: pick NAME in the menu"
       saved.classList.remove("error");
-      saved.textContent = snapshot.message ? `${snapshot.message}; the Draw view now uses it` : "";
-      if (snapshot.message && snapshot.message.includes("keeps its model")) saved.textContent = snapshot.message;
+      saved.textContent = snapshot.message || "";
     }
     saved.dataset.model = snapshot.model || "";
   }
