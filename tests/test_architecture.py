@@ -9,12 +9,13 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "src" / "nnscratch"
 ENGINE = {"__init__", "errors", "initializers", "layers", "network", "losses", "optimizers", "schedules", "training",
-          "callbacks", "metrics", "inspection", "averaging", "evaluation", "fast"}
-OUTER = {"__main__", "app", "cli", "datasets", "explain", "images", "interop", "presets", "runs", "serialization",
-         "sweep", "viz"}
+          "callbacks", "metrics", "inspection", "averaging", "evaluation", "fast", "gradcheck"}
+OUTER = {"__main__", "app", "cli", "datasets", "exercises", "explain", "files", "images", "interop", "presets",
+         "runs", "serialization", "sweep", "viz"}
 STANDARD_LIBRARY_ALLOWED = {"math", "numbers", "time", "collections", "contextlib", "functools", "itertools",
                             "dataclasses", "typing", "abc", "warnings", "os", "threading", "concurrent", "types",
-                            "ctypes", "glob"}  # ctypes and glob: to find OpenBLAS's thread setting (fast/products.py)
+                            "ctypes", "glob", "copy"}  # ctypes, glob: OpenBLAS's thread setting (fast/products.py);
+#                                                         copy: gradcheck checks copies, leaving the layer as it was
 LAYER_MAY_REACH = {"layers", "initializers", "errors"}  # a layer imports its base, its siblings, initializers
 LAYER_STANDARD_LIBRARY = {"functools", "contextlib"}    # the plain layers: NumPy and these only
 FAST_MAY_REACH = {"fast", "layers"}                     # the speed room twins the layers, and nothing above them

@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from nnscratch.serialization.files import atomic_write, current_umask
+from nnscratch.files import atomic_write, current_umask
 
 
 def test_a_completed_write_replaces_the_file_with_ordinary_permissions(tmp_path):

@@ -15,10 +15,8 @@ from nnscratch.serialization import save_model
 
 
 @pytest.fixture
-def main(monkeypatch):
-    """``nnscratch.cli.main`` with the step command registered (until COMMAND_MODULES lists it)."""
-    if "step" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", [*cli.COMMAND_MODULES, "step"])
+def main():
+    """``nnscratch.cli.main``."""
     return cli.main
 
 

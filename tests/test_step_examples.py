@@ -23,9 +23,7 @@ MAZUR_TOTAL_ERROR = "0.298371109"
 
 
 @pytest.fixture
-def main(monkeypatch):
-    if "step" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", [*cli.COMMAND_MODULES, "step"])
+def main():
     return cli.main
 
 

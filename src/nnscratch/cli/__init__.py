@@ -13,8 +13,8 @@ from .. import __version__
 from ..errors import NNScratchError
 
 # Module names inside nnscratch.cli, each with add_parser(subparsers).
-COMMAND_MODULES = ["train", "evaluate", "presets", "data", "info", "predict", "step", "plot", "export",
-                   "import_model", "draw", "explain", "sweep"]
+COMMAND_MODULES = ["train", "evaluate", "presets", "data", "info", "predict", "step", "exercises", "plot",
+                   "export", "import_model", "draw", "explain", "sweep"]
 # Commands that read model files, and so may need the custom layers that --import registers.
 LOADS_MODELS = ["train", "evaluate", "info", "predict", "step", "plot", "export", "draw", "explain"]
 # What each command was doing when memory ran out, and what to make smaller: "not enough memory to ...: try a

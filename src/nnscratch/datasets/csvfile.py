@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from ..serialization.files import atomic_write
+from ..files import atomic_write
 from .errors import DataError
 from .files import CHUNK_SIZE, MAX_DATA_BYTES
 

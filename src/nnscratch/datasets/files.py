@@ -1,7 +1,7 @@
 """Small file helpers shared by the readers: checksums, and gzip data decompressed within a limit.
 
 Every file nnscratch writes goes to a temporary name in the destination directory first and is renamed into
-place only when it is complete (``nnscratch.serialization.files.atomic_write``), so a crash or an interrupt never
+place only when it is complete (``nnscratch.files.atomic_write``), so a crash or an interrupt never
 leaves a half-written file under the name a reader looks for. Every file it reads is read as a hostile one: sizes
 are checked before bodies are read, and compressed data may expand only so far (``expansion_limit``).
 """

@@ -15,7 +15,7 @@ import struct
 import numpy as np
 
 from ..serialization.archive import expansion_limit, fill_from
-from ..serialization.files import atomic_write
+from ..files import atomic_write
 from .errors import DataError
 from .files import GZIP_ERRORS, MAX_DATA_BYTES, open_gzip
 

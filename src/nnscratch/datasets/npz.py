@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from ..serialization.archive import NpzArchive
-from ..serialization.files import atomic_write
+from ..files import atomic_write
 from .errors import DataError
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")

@@ -6,7 +6,7 @@ its equation in docs/math.md's symbols, the value, and the function of nnscratch
 """
 import html
 
-from ..serialization import atomic_write
+from ..files import atomic_write
 from .step_table import SECTIONS, describe, layer_label, rows
 
 STYLE = """

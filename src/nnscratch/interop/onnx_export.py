@@ -17,7 +17,7 @@ from ..errors import NNScratchError
 from ..layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool, LeakyReLU, Linear, MaxPool2D,
                       ReLU, Sigmoid, Softmax, Tanh)
 from ..network import Sequential
-from ..serialization.files import atomic_write
+from ..files import atomic_write
 
 OPSET = 17
 IR_VERSION = 8               # read by onnxruntime >= 1.13

@@ -10,7 +10,7 @@ through ``import_json``.
 import numpy as np
 
 from .architecture import declared_shapes
-from .files import read_json_object
+from ..files import read_json_object
 from .npz import (
     FLOAT_DTYPES,
     FORMAT_VERSION,

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import NNScratchError
 from ..layers import Linear, ReLU, Sigmoid, Softmax
 from ..network import Sequential
-from .files import read_json_object
+from ..files import read_json_object
 
 FORMATS = {
     "ibpme": "ibpme/NeuralNetworkFromScratch JSON (num_layers, sizez, biases, weights)",

@@ -7,7 +7,7 @@ import fcntl
 import json
 import os
 
-from ..serialization import atomic_write
+from ..files import atomic_write
 from .results import higher_is_better
 
 BEST_JSON = "best.json"

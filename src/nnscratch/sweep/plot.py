@@ -7,7 +7,7 @@ on one. Drawn with matplotlib's object interface on the Agg renderer (no display
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..serialization import atomic_write
+from ..files import atomic_write
 
 STYLE = {"complete": dict(marker="o", color="tab:blue", label="complete"),
          "pruned": dict(marker="o", facecolors="none", edgecolors="tab:orange", label="pruned"),

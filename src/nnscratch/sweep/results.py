@@ -5,7 +5,7 @@ import math
 
 from optuna.trial import TrialState
 
-from ..serialization import atomic_write
+from ..files import atomic_write
 from .storage import counted
 
 STATES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed",

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from ..errors import NNScratchError
 from ..layers import Conv2D, Linear
-from ..serialization.files import atomic_write
+from ..files import atomic_write
 from ..training import History
 
 
