@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench clean clean-models
+.PHONY: run test test-fast lint bench clean clean-models
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,18 @@ models/mlp.npz: | $(VENV)/.installed
 	$(BIN)/nnscratch data fetch mnist
 	$(BIN)/nnscratch train --preset mlp --out models/mlp.npz
 
-test: $(VENV)/.installed
+test: lint
 	$(BIN)/python -m pytest -q
+
+# The engine's own tests (layers, gradients, losses, optimizers, fit, the fast twins): under a minute.
+ENGINE_TESTS := $(addprefix tests/test_,layers gradients gradcheck gradcheck_bugs losses optimizers conv pooling \
+	batchnorm spectral fast fast_threads training callbacks one_cycle inspection worked_example architecture \
+	fit_refuses oracle_torch)
+test-fast: lint
+	$(BIN)/python -m pytest -q $(addsuffix .py,$(ENGINE_TESTS))
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests bench scripts
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_mlp.py

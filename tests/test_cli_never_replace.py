@@ -230,3 +230,12 @@ def test_when_not_even_the_model_fits_the_history_is_kept(tmp_path, toy, capsys,
     assert f"cannot write {out} (No space left on device); not even the model fitted" in err, err
     history = err.split("its history is in ")[1].strip()
     assert os.path.exists(history) and '"epochs"' in open(history).read()
+
+
+def test_a_symlinked_out_stays_a_link_and_its_target_gets_the_model(tmp_path, toy, capsys):
+    (tmp_path / "store").mkdir()
+    target, link = tmp_path / "store" / "m.npz", tmp_path / "m.npz"
+    assert train(target, *WEAK) == 0
+    link.symlink_to(target)
+    assert train(link) == 0  # better: it replaces the weak model, through the link
+    assert link.is_symlink() and validation_accuracy(target) > 0.9

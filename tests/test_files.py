@@ -44,3 +44,16 @@ def test_a_file_that_cannot_be_created_is_named_in_the_error(tmp_path):
     message = str(raised.value)
     assert message == f"cannot write {path}: Not a directory", message
     assert raised.value.strerror == "Not a directory" and ".part" not in message
+
+
+def test_writing_through_a_symbolic_link_keeps_the_link_and_replaces_its_target(tmp_path):
+    target = tmp_path / "store" / "m.npz"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    link = tmp_path / "m.npz"
+    link.symlink_to(target)
+    with atomic_write(link) as file:
+        file.write(b"new")
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert target.read_bytes() == b"new"
+    assert sorted(path.name for path in target.parent.iterdir()) == ["m.npz"]  # no temporary file left

@@ -21,9 +21,12 @@ def atomic_write(path, mode="wb"):
     The folder is created if needed. If the block fails (or is interrupted), the temporary file is removed and
     whatever was at ``path`` stays. The new file gets the usual permissions (0666 less the umask), not the
     private ones of a temporary file. When the file cannot be created at all, the ``OSError`` names ``path``
-    (not the temporary file) and keeps the reason in ``strerror``.
+    (not the temporary file) and keeps the reason in ``strerror``. A ``path`` that is a symbolic link stays one:
+    the file it points to is replaced, beside itself.
     """
     path = os.fspath(path)
+    if os.path.islink(path):
+        path = os.path.realpath(path)
     directory = os.path.dirname(os.path.abspath(path))
     try:
         if not os.path.lexists(directory):  # (a file in the folder's place is left to mkstemp: "Not a directory")
