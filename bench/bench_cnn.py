@@ -42,9 +42,9 @@ import glob  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+from benchlib import TorchEpochs, frameworks, interleaved_medians, mnist_training_set, peak_memory_mib  # noqa: E402
 
 import nnscratch as nn  # noqa: E402
-from benchlib import TorchEpochs, frameworks, interleaved_medians, mnist_training_set, peak_memory_mib  # noqa: E402
 from nnscratch import fast  # noqa: E402
 from nnscratch.layers import Conv2D, MaxPool2D  # noqa: E402
 

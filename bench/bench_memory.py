@@ -10,7 +10,6 @@ own weigh about 300 MB before any data. Usage: ``python bench/bench_memory.py [-
 """
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ def batches(data, settings, steps):
     from nnscratch.presets.recipes import build_transform
     transform, rng = build_transform(settings), np.random.default_rng(0)
     x, y = data.train
-    for step in range(steps):
+    for _step in range(steps):
         rows = rng.choice(len(x), settings["batch_size"], replace=False)
         yield transform(x[rows], rng), y[rows]
 

@@ -8,9 +8,9 @@ products. Usage: ``python bench/bench_mlp.py [--repeats 5] [--quick]``. PyTorch 
 import argparse
 
 import numpy as np
+from benchlib import TorchEpochs, frameworks, interleaved_medians, mnist_training_set, peak_memory_mib, seconds
 
 import nnscratch as nn
-from benchlib import TorchEpochs, frameworks, interleaved_medians, mnist_training_set, peak_memory_mib, seconds
 
 CONFIGS = [  # (layer sizes, batch size)
     ([784, 100, 10], 128),
@@ -39,7 +39,7 @@ def torch_run(sizes, batch_size, x, y):
     import torch
     torch.manual_seed(0)
     layers = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
     model = torch.nn.Sequential(*layers[:-1])
     return TorchEpochs(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), x, y, batch_size)
@@ -49,7 +49,7 @@ def gemm_floor(sizes, batch_size, examples, repeats=20):
     """Seconds per epoch if the matrix products ran at the rate measured on the same shapes, and nothing else ran."""
     rng = np.random.default_rng(0)
     products, flops = [], 0
-    for position, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for position, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         x = rng.random((batch_size, fan_in), dtype=np.float32)
         W = rng.random((fan_in, fan_out), dtype=np.float32)
         g = rng.random((batch_size, fan_out), dtype=np.float32)

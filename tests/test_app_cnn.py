@@ -14,7 +14,6 @@ from nnscratch.app.explain_api import explain_api_for
 from nnscratch.explain import Explainer
 from nnscratch.serialization import load_model, save_model
 from nnscratch.serialization.npz import model_from_config
-
 from test_app_api import canvas, drawing_payload, request, vertical_bar  # noqa: E402
 
 TEST_DIGITS = 120

@@ -17,7 +17,6 @@ from nnscratch.app import DrawServer, DrawService
 from nnscratch.cli import main
 from nnscratch.images.prepare import prepare_digit
 from nnscratch.serialization import Ensemble, save_model
-
 from test_app_api import canvas, drawing_payload, request, seven, vertical_bar  # noqa: E402
 
 HIDDEN = (16, 12, 20)   # each member a different width, so that the weights tell which one answered

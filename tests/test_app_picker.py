@@ -17,7 +17,6 @@ from nnscratch.app.training_session import TrainingSession
 from nnscratch.cli import draw as draw_command
 from nnscratch.cli import main
 from nnscratch.serialization import load_model, save_model
-
 from test_app_api import canvas, drawing_payload, post_json, request, vertical_bar  # noqa: E402
 
 

@@ -18,7 +18,6 @@ from nnscratch.app import DrawServer, DrawService
 from nnscratch.app.bodies import BODY_PAUSE_SECONDS
 from nnscratch.app.server import DrawHandler
 from nnscratch.serialization import save_model
-
 from test_app_api import request  # noqa: E402
 
 DISCONNECTS = 50

@@ -17,7 +17,8 @@ import pytest
 from nnscratch.app import DrawServer
 from nnscratch.app.training_session import TrainingSession
 from nnscratch.cli import main
-from nnscratch.runs import TrainingData, run as run_module
+from nnscratch.runs import TrainingData
+from nnscratch.runs import run as run_module
 from nnscratch.serialization import load_model
 
 SMALL = {"layers": "784,32,10", "train_size": 600, "batch_size": 20, "seed": 3}
@@ -285,7 +286,7 @@ def test_the_event_stream_from_start_to_done(server, tmp_path):
     events = events[first:]
     ticks = [data for name, data in events if name == "tick"]
     assert len(ticks) >= 3 and all(later["version"] > earlier["version"]
-                                   for earlier, later in zip(ticks, ticks[1:], strict=False))
+                                   for earlier, later in zip(ticks, ticks[1:], strict=True))
     assert ticks[-1]["step"] > ticks[0]["step"] and ticks[-1]["weights_shape"] == [32, 28, 28]
     assert all(tick["losses_from"] + len(tick["losses"]) - 1 == tick["step"] for tick in ticks), \
         "a tick's recent losses end at its step"

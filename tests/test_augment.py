@@ -54,5 +54,6 @@ def test_small_transformations_keep_most_of_the_ink():
 def test_bad_arguments_and_shapes_give_clear_errors():
     with pytest.raises(ValueError, match="0 <= scale < 1"):
         RandomAffine(scale=1.5)
-    with pytest.raises(ValueError, match=r"expected images of shape \(N, 784\), \(N, H, W\) or \(N, 1, H, W\), got shape \(2, 100\)"):
+    with pytest.raises(ValueError, match=r"expected images of shape \(N, 784\), \(N, H, W\) or \(N, 1, H, W\), "
+                                         r"got shape \(2, 100\)"):
         RandomAffine()(np.zeros((2, 100), dtype=np.float32), np.random.default_rng(0))

@@ -93,7 +93,8 @@ def test_running_statistics_are_saved_with_the_model():
 
 
 def test_bad_input_gives_clear_errors():
-    with pytest.raises(ValueError, match=r"BatchNorm expected input of shape \(N, 4\) or \(N, 4, H, W\), got shape \(2, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"BatchNorm expected input of shape \(N, 4\) or \(N, 4, H, W\), got shape \(2, 3\)"):
         BatchNorm(4).forward(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="more than one value per feature"):
         BatchNorm(3).forward(np.zeros((1, 3)))

@@ -9,12 +9,12 @@ from PIL import Image
 import nnscratch.datasets as datasets
 from nnscratch import cli
 from nnscratch.app.service import DrawService
-from nnscratch.runs import TrainingData
-from nnscratch.runs.data import wants_images
+from nnscratch.images.prepare import load_image, prepare_digit
 from nnscratch.losses import SoftmaxCrossEntropy
 from nnscratch.optimizers import Adam
-from nnscratch.images.prepare import load_image, prepare_digit
 from nnscratch.presets import DEFAULTS, build_model
+from nnscratch.runs import TrainingData
+from nnscratch.runs.data import wants_images
 from nnscratch.serialization import load_model, save_model
 from nnscratch.training import evaluate, fit
 
@@ -205,7 +205,8 @@ def test_bad_cnn_input_is_one_line(tmp_path, digits, capsys, argv, message):
 
 
 def test_the_cnn_refuses_images_of_another_size(tmp_path, capsys):
-    assert cli.main(["train", *CNN, "--dataset", "lines", "--validation-size", "0", "--out", str(tmp_path / "m.npz")]) == 2
+    assert cli.main(["train", *CNN, "--dataset", "lines", "--validation-size", "0",
+                     "--out", str(tmp_path / "m.npz")]) == 2
     err = capsys.readouterr().err
     assert "the cnn takes examples of shape (1, 28, 28), but lines examples have shape (1, 16, 16)" in err, err
 

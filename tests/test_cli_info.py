@@ -120,8 +120,8 @@ def test_a_json_export_reads_the_same(trained, no_data_no_evaluation, tmp_path, 
 def test_without_a_validation_set_the_best_epoch_is_the_latest(tmp_path, use_loader, capsys):
     use_loader(toy_loader)
     path = tmp_path / "no-validation.npz"
-    assert main(["train", "--layers", "16,8,3", "--epochs", "2", "--validation-size", "0", "--quiet", "--evaluate-train",
-                 "--out", str(path)]) == 0
+    assert main(["train", "--layers", "16,8,3", "--epochs", "2", "--validation-size", "0", "--quiet",
+                 "--evaluate-train", "--out", str(path)]) == 0
     capsys.readouterr()
     status, out, _ = info(capsys, path)
     assert status == 0

@@ -8,8 +8,8 @@ import pytest
 
 from nnscratch import cli
 from nnscratch.cli import console
-from nnscratch.runs import TrainingData
 from nnscratch.cli.console import epoch_line, percent, results_table
+from nnscratch.runs import TrainingData
 from nnscratch.serialization import load_model, save_model
 from nnscratch.training import Evaluation
 
@@ -233,7 +233,7 @@ def test_presets_lists_every_preset(capsys):
     from nnscratch.presets import PRESETS
     assert cli.main(["presets"]) == 0
     out = capsys.readouterr().out
-    for name, preset in PRESETS.items():
+    for name, _preset in PRESETS.items():
         assert re.search(rf"^{re.escape(name)}\s", out, re.M), name
     assert cli.main(["presets", "nielsen"]) == 0
     assert "lr" in capsys.readouterr().out

@@ -233,7 +233,7 @@ def test_a_fast_training_step_repeats_to_the_bit_and_agrees_with_and_without_thr
         again, _ = step()
     finally:
         fast.set_threads(None)
-    for number, (first, second, third, reference) in enumerate(zip(alone, shared, again, plain)):
+    for number, (first, second, third, reference) in enumerate(zip(alone, shared, again, plain, strict=True)):
         np.testing.assert_array_equal(second, third, err_msg=f"array {number} differs between two runs")
         scale = np.abs(reference).max()
         for result in (first, second):

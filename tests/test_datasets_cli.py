@@ -27,7 +27,7 @@ def datasets_cached(tmp_path, monkeypatch):
 
 
 def assert_same(got, raw):
-    for a, b, part in zip(got, raw, RawData._fields):
+    for a, b, part in zip(got, raw, RawData._fields, strict=True):
         np.testing.assert_array_equal(a, b, err_msg=part)
 
 

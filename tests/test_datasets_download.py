@@ -79,7 +79,7 @@ def serve_idx(server_url, raw, broken=None):
     files = []
     arrays = (raw.x_train, raw.y_train.astype(np.uint8), raw.x_test, raw.y_test.astype(np.uint8))
     for name, array in zip(("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-                            "t10k-labels-idx1-ubyte.gz"), arrays):
+                            "t10k-labels-idx1-ubyte.gz"), arrays, strict=True):
         body = gzip.compress(encode_idx(array), mtime=0)
         Handler.files["/" + name] = body
         files.append(remote(name, body, server_url))

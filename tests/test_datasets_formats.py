@@ -25,7 +25,7 @@ def make_raw(seed=0, n_train=20, n_test=5):
 
 
 def assert_same(raw, expected):
-    for got, want, part in zip(raw, expected, RawData._fields):
+    for got, want, part in zip(raw, expected, RawData._fields, strict=True):
         assert got.shape == want.shape, f"{part}: shape {got.shape}, expected {want.shape}"
         assert got.dtype == (np.uint8 if part.startswith("x") else np.int64), f"{part}: dtype {got.dtype}"
         np.testing.assert_array_equal(got, want, err_msg=part)
@@ -33,7 +33,7 @@ def assert_same(raw, expected):
 
 def write_idx_set(directory, raw, dotted=False, compress=True, prefix="", test_word="t10k"):
     for name, array in zip(IDX_NAMES, (raw.x_train, raw.y_train.astype(np.uint8), raw.x_test,
-                                       raw.y_test.astype(np.uint8))):
+                                       raw.y_test.astype(np.uint8)), strict=True):
         name = prefix + name.replace("t10k", test_word)
         if dotted:
             name = name.replace("-idx", ".idx")

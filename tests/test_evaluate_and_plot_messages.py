@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 import nnscratch.runs.data as run_data
-from nnscratch.runs import TrainingData
 import nnscratch.viz.plots as plots
 from nnscratch import Network
 from nnscratch.cli import main
 from nnscratch.datasets import RawData
 from nnscratch.datasets.idx import write_idx
 from nnscratch.metrics import confusion_matrix, precision_recall
+from nnscratch.runs import TrainingData
 from nnscratch.serialization import save_model
 
 

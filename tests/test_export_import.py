@@ -7,8 +7,8 @@ import pytest
 
 from nnscratch import Dropout, Linear, ReLU, Sequential, Softmax
 from nnscratch.cli import main
-from nnscratch.serialization.json_export import export_json, import_json
 from nnscratch.serialization import ModelFileError, load_model, save_model
+from nnscratch.serialization.json_export import export_json, import_json
 
 RNG = np.random.default_rng(7)
 X = RNG.uniform(0, 1, (50, 784)).astype(np.float32)          # rows, as nnscratch takes them
@@ -94,7 +94,7 @@ def test_bad_json_models_are_one_line_errors(tmp_path, capsys):
 def ibpme_model(sizes):
     """ibpme/NeuralNetworkFromScratch's export: N(0,1) weights (out, in) and biases (out, 1) as nested lists."""
     rng = np.random.default_rng(1)
-    weights = [rng.standard_normal((n_out, n_in)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    weights = [rng.standard_normal((n_out, n_in)) for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)]
     biases = [rng.standard_normal((n_out, 1)) for n_out in sizes[1:]]
     document = {"num_layers": len(sizes), "sizez": sizes, "biases": [b.tolist() for b in biases],
                 "weights": [w.tolist() for w in weights]}
@@ -104,7 +104,7 @@ def ibpme_model(sizes):
 def ibpme_forward(weights, biases, columns):
     """Its feed_forward: a = σ(W a + b) on every layer, one example per column."""
     a = columns
-    for w, b in zip(weights, biases):
+    for w, b in zip(weights, biases, strict=True):
         a = sigmoid(w @ a + b)
     return a
 

@@ -158,7 +158,7 @@ def test_a_whole_cnn_trains_the_same_step_fast_and_plain(dtype):
     with fast.faster(quick):
         quick_value, _ = nn.train_step(quick, x, labels, loss, nn.SGD(quick, lr=0.1))
     assert quick_value == pytest.approx(plain_value, rel=ROUNDING[dtype])
-    for position, (layer, quick_layer) in enumerate(zip(plain, quick)):
+    for position, (layer, quick_layer) in enumerate(zip(plain, quick, strict=True)):
         # Rounding against the layer's largest value: the bias of a convolution before batch norm has a gradient
         # of zero but for rounding, and a step leaves it at a few rounding errors.
         state = layer.state_dict()

@@ -8,7 +8,6 @@ from nnscratch import fast
 from nnscratch.fast import pool, products
 from nnscratch.layers import BatchNorm, Conv2D, Flatten, Linear, MaxPool2D, ReLU
 
-
 CONVOLUTIONAL = nn.Sequential(Conv2D(1, 2, 3, rng=0), MaxPool2D(2))
 
 
@@ -133,10 +132,10 @@ def test_fit_gives_the_same_bits_run_after_run_and_agrees_with_and_without_the_p
 
     alone, pooled = train(1), train(2)
     for (first, answers), (again, answers_again) in ((pooled, train(2)), (alone, train(1))):
-        for number, (array, same) in enumerate(zip(first, again)):
+        for number, (array, same) in enumerate(zip(first, again, strict=True)):
             np.testing.assert_array_equal(array, same, err_msg=f"parameter {number} differs between two runs")
         np.testing.assert_array_equal(answers, answers_again)
-    for number, (array, other) in enumerate(zip(alone[0], pooled[0])):
+    for number, (array, other) in enumerate(zip(alone[0], pooled[0], strict=True)):
         np.testing.assert_allclose(other, array, rtol=1e-4, atol=1e-6, err_msg=f"parameter {number} differs")
     np.testing.assert_allclose(pooled[1], alone[1], rtol=0, atol=1e-5)
 

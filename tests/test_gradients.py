@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import nnscratch as nn
-from nnscratch import fast, layers
 from gradcheck import assert_close, check_layer_gradients, check_loss_gradient, numerical_gradient
+from nnscratch import fast, layers
 
 
 def rng():

@@ -48,5 +48,7 @@ def test_the_mnist_figures_are_what_the_code_gives(tmp_path, monkeypatch):
     history, nn = namespace["history"], namespace["nn"]
     test = nn.evaluate(namespace["model"], namespace["x_test"], namespace["y_test"]).accuracy
     measured = [100 * history.epochs[0]["val_accuracy"], 100 * history.epochs[4]["val_accuracy"], 100 * test]
-    for what, figure, value in zip(("epoch 1 validation", "epoch 5 validation", "test"), quoted.groups(), measured):
-        assert abs(float(figure) - value) <= TOLERANCE, f"{what}: the guide says {figure} %, the code gives {value:.2f} %"
+    for what, figure, value in zip(("epoch 1 validation", "epoch 5 validation", "test"), quoted.groups(), measured,
+                                   strict=True):
+        assert abs(float(figure) - value) <= TOLERANCE, \
+            f"{what}: the guide says {figure} %, the code gives {value:.2f} %"

@@ -9,10 +9,10 @@ import re
 import struct
 import tracemalloc
 
-import hostile_files as hostile
 import numpy as np
 import pytest
 
+import hostile_files as hostile
 from nnscratch import BatchNorm, Conv2D, Flatten, Layer, Linear, MaxPool2D, ReLU, Sequential
 from nnscratch.datasets import DataError, read_path
 from nnscratch.datasets.idx import read_idx, write_idx

@@ -3,8 +3,20 @@ import numpy as np
 import pytest
 
 from gradcheck import assert_close, numerical_gradient
-from nnscratch import (BatchNorm, Conv2D, Dropout, Flatten, Linear, MaxPool2D, Network, ReLU, Sequential,
-                       Sigmoid, Softmax, Tanh)
+from nnscratch import (
+    BatchNorm,
+    Conv2D,
+    Dropout,
+    Flatten,
+    Linear,
+    MaxPool2D,
+    Network,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from nnscratch.inspection import flat_layers, forward_trace, input_gradient, logit_gradient, logits
 
 

@@ -43,7 +43,7 @@ def test_backward_after_forward_passes_the_check_and_a_typo_is_a_plain_attribute
     layer.forward(np.ones((1, 2)))
     np.testing.assert_array_equal(layer.backward(np.ones((1, 2))), [[2.0, 2.0]])
     with pytest.raises(AttributeError) as raised:
-        layer.paramz
+        _ = layer.paramz
     assert "forward" not in str(raised.value), f"a typo should not speak of forward: {raised.value}"
 
 

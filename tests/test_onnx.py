@@ -9,17 +9,33 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 onnxruntime = pytest.importorskip("onnxruntime")
-from onnx import TensorProto, helper, numpy_helper                                     # noqa: E402
-from onnx.reference import ReferenceEvaluator                                          # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx.reference import ReferenceEvaluator  # noqa: E402
 
-from nnscratch import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool, Layer, LeakyReLU,  # noqa: E402
-                       Linear, MaxPool2D, ReLU, Sequential, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh, Adam,
-                       fit)
-from nnscratch.cli import main                                                          # noqa: E402
-from nnscratch.interop.onnx_export import (INPUT_NAME, OnnxExportError, export_onnx,  # noqa: E402
-                                           to_onnx)
-from nnscratch.interop.onnx_import import OnnxImportError, import_onnx                 # noqa: E402
-from nnscratch.serialization import load_model, save_model                             # noqa: E402
+from nnscratch import (  # noqa: E402
+    Adam,
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dropout,
+    Flatten,
+    GlobalAvgPool,
+    Layer,
+    LeakyReLU,
+    Linear,
+    MaxPool2D,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    SoftmaxCrossEntropy,
+    Tanh,
+    fit,
+)
+from nnscratch.cli import main  # noqa: E402
+from nnscratch.interop.onnx_export import INPUT_NAME, OnnxExportError, export_onnx, to_onnx  # noqa: E402
+from nnscratch.interop.onnx_import import OnnxImportError, import_onnx  # noqa: E402
+from nnscratch.serialization import load_model, save_model  # noqa: E402
 
 TOLERANCE = 1e-5
 IMAGE = (1, 28, 28)
@@ -186,7 +202,7 @@ def test_round_trip_gives_identical_weights_and_predictions(name, model, input_s
     loaded, metadata = import_onnx(tmp_path / "model.onnx")
     without_dropout = [layer for layer in flattened(model) if type(layer) is not Dropout]
     assert [type(layer).__name__ for layer in loaded] == [type(layer).__name__ for layer in without_dropout]
-    for theirs, ours in zip(loaded, without_dropout):
+    for theirs, ours in zip(loaded, without_dropout, strict=True):
         assert theirs.config().keys() == ours.config().keys()
         for key in ("kernel_size", "stride", "padding", "eps", "alpha"):
             assert theirs.config().get(key) == ours.config().get(key), f"{type(ours).__name__}.{key}"

@@ -2,10 +2,10 @@
 
 PyTorch is not a dependency; these tests run where it is installed (``pip install torch==2.13.0``).
 """
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
-
-from contextlib import nullcontext
 
 import nnscratch as nn
 from nnscratch import fast

@@ -13,8 +13,15 @@ from PIL import Image
 from nnscratch import Network
 from nnscratch.cli import main
 from nnscratch.datasets.idx import write_idx
-from nnscratch.images.prepare import (LOW_CONFIDENCE, WORK_SIDE, ImageError, NoInkError, TooLittleInkError,
-                                      load_image, prepare_digit)
+from nnscratch.images.prepare import (
+    LOW_CONFIDENCE,
+    WORK_SIDE,
+    ImageError,
+    NoInkError,
+    TooLittleInkError,
+    load_image,
+    prepare_digit,
+)
 from nnscratch.serialization import save_model
 
 FIELD = 28

@@ -6,14 +6,21 @@ import pytest
 from PIL import Image
 
 import nnscratch.runs.data as run_data
-from nnscratch.runs import TrainingData
 from nnscratch import Network
 from nnscratch.cli import main
 from nnscratch.metrics import confusion_matrix
-from nnscratch.viz.plots import (most_confident_mistakes, plot_confusion, plot_histories, plot_mistakes, plot_weights,
-                             read_history, run_name)
+from nnscratch.runs import TrainingData
 from nnscratch.serialization import save_model
 from nnscratch.training import History
+from nnscratch.viz.plots import (
+    most_confident_mistakes,
+    plot_confusion,
+    plot_histories,
+    plot_mistakes,
+    plot_weights,
+    read_history,
+    run_name,
+)
 
 
 def check_png(path, min_width=300):
@@ -29,7 +36,7 @@ def check_png(path, min_width=300):
 def history(losses, accuracies, validation=True):
     records = [{"epoch": epoch + 1, "loss": loss, "accuracy": accuracy,
                 "val_loss": loss * 1.1 if validation else None, "val_accuracy": accuracy - 0.01 if validation else None}
-               for epoch, (loss, accuracy) in enumerate(zip(losses, accuracies))]
+               for epoch, (loss, accuracy) in enumerate(zip(losses, accuracies, strict=True))]
     return History(records)
 
 

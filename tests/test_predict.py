@@ -127,7 +127,7 @@ def test_every_image_gets_its_answer_or_its_own_error(model_path, tmp_path, caps
     errors = captured.err.splitlines()
     expected = [f"{files[0]}: no ink found", f"{files[1]}: no such image file", f"{files[3]}: not an image"]
     assert len(errors) == len(expected), captured.err
-    for line, start in zip(errors, expected):
+    for line, start in zip(errors, expected, strict=True):
         assert line.startswith(f"nnscratch predict: error: {start}"), f"expected {start!r}, got {line!r}"
     answered = [line.split(": prediction")[0] for line in captured.out.splitlines() if ": prediction " in line]
     assert answered == [files[2], files[4]], captured.out

@@ -6,8 +6,16 @@ import pytest
 
 from nnscratch import SGD, Adam, CosineDecay, Dropout, Linear, Quadratic, Sigmoid, SoftmaxCrossEntropy
 from nnscratch.images.augment import RandomAffine, RandomShift
-from nnscratch.presets import (DEFAULTS, PRESETS, build_loss, build_model, build_optimizer,
-                               build_transform, get_preset, input_shape)
+from nnscratch.presets import (
+    DEFAULTS,
+    PRESETS,
+    build_loss,
+    build_model,
+    build_optimizer,
+    build_transform,
+    get_preset,
+    input_shape,
+)
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -18,7 +26,7 @@ def test_every_preset_builds_its_layer_sizes(name):
     model = preset.build()
     if settings["architecture"] == "mlp":
         sizes = [(layer.in_features, layer.out_features) for layer in model if isinstance(layer, Linear)]
-        assert sizes == list(zip(settings["layers"][:-1], settings["layers"][1:]))
+        assert sizes == list(zip(settings["layers"][:-1], settings["layers"][1:], strict=True))
     output = model.predict_output(np.zeros((2, *input_shape(settings)), np.float32))
     classes = 10 if settings["architecture"] != "mlp" else settings["layers"][-1]
     assert output.shape == (2, classes) and output.dtype == np.float32, (output.shape, output.dtype)

@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 from nnscratch import Adam, Dropout, Layer, Linear, Network, ReLU, Sequential, Softmax
-from nnscratch.serialization import (FORMAT_VERSION, ModelFileError, load_checkpoint, load_model,
-                                     model_from_config, save_model)
+from nnscratch.serialization import (
+    FORMAT_VERSION,
+    ModelFileError,
+    load_checkpoint,
+    load_model,
+    model_from_config,
+    save_model,
+)
 
 
 def small_model(seed=0):

@@ -3,13 +3,13 @@ import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
-from sklearn.datasets import load_digits                                       # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split  # noqa: E402
-from sklearn.pipeline import make_pipeline                                     # noqa: E402
-from sklearn.preprocessing import MinMaxScaler                                 # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks             # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import MinMaxScaler  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from nnscratch.interop.sklearn import CNNClassifier, MLPClassifier             # noqa: E402
+from nnscratch.interop.sklearn import CNNClassifier, MLPClassifier  # noqa: E402
 
 # Small networks, so that the checks run quickly.
 ESTIMATORS = [MLPClassifier(hidden_layer_sizes=(16,), learning_rate=0.01, epochs=10, random_state=0),

@@ -155,10 +155,10 @@ def test_the_same_bits_run_after_run_on_any_number_of_threads():
             fast.set_threads(None)
 
     alone, pooled = step(1), step(3)
-    for first, again in zip(pooled, step(3)):
+    for first, again in zip(pooled, step(3), strict=True):
         np.testing.assert_array_equal(first, again)
-    for first, again in zip(alone, step(1)):
+    for first, again in zip(alone, step(1), strict=True):
         np.testing.assert_array_equal(first, again)
-    for first, other in zip(alone, pooled):
+    for first, other in zip(alone, pooled, strict=True):
         scale = np.abs(first).max()
         np.testing.assert_allclose(other, first, rtol=0, atol=1e-5 * scale)

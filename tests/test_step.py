@@ -5,11 +5,11 @@ import json
 
 import numpy as np
 import pytest
-from naive_layers import conv2d, conv2d_backward, pool2d
 from PIL import Image
 
 import nnscratch.cli as cli
 import nnscratch.datasets as datasets
+from naive_layers import conv2d, conv2d_backward, pool2d
 from nnscratch import Conv2D, Flatten, Linear, MaxPool2D, Network, ReLU, Sequential, Sigmoid
 from nnscratch.serialization import save_model
 

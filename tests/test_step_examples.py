@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_worked_example import COMPUTED, GIVEN, compute, parse, worked_block
 
 import nnscratch.cli as cli
+from test_worked_example import COMPUTED, GIVEN, compute, parse, worked_block
 
 MATH = Path(__file__).resolve().parents[1] / "docs" / "math.md"
 # Matt Mazur, "A Step by Step Backpropagation Example" (2015), as his page prints them. His w1..w4 feed the

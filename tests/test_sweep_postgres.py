@@ -57,8 +57,8 @@ def postgres():
 
 def test_two_processes_share_one_study_on_postgresql(postgres, tmp_path):
     # Trials long enough (about a second each) that neither process can finish all eight before the other starts.
-    flags = [*LINES, "--train-size", "20000", "--param", "lr=loguniform:1e-3:1e-1", "--param", "hidden=choice:4,8", "--trials", "8",
-             "--workers", "1", "--storage", postgres, "--study", "machines", "--pruner", "none"]
+    flags = [*LINES, "--train-size", "20000", "--param", "lr=loguniform:1e-3:1e-1", "--param", "hidden=choice:4,8",
+             "--trials", "8", "--workers", "1", "--storage", postgres, "--study", "machines", "--pruner", "none"]
     processes = [subprocess.Popen([sys.executable, "-m", "nnscratch", "sweep", *flags, "--out",
                                    str(tmp_path / f"machine-{index}")], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for index in range(2)]

@@ -103,8 +103,9 @@ def test_a_diverging_loss_names_the_learning_rate():
     x = np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32) * 100
     y = x @ np.ones((4, 2), dtype=np.float32)
     model = nn.Network([4, 2], output=None, rng=0)
-    with pytest.raises(nn.DivergenceError, match=r"the loss (became (nan|inf)|grew from \S+ to \S+) at epoch \d+, step \d+ with "
-                                                 r"learning rate 10: training diverged; try a smaller"):
+    with pytest.raises(nn.DivergenceError,
+                       match=r"the loss (became (nan|inf)|grew from \S+ to \S+) at epoch \d+, step \d+ with "
+                             r"learning rate 10: training diverged; try a smaller"):
         nn.fit(model, x, y, nn.Quadratic(), nn.SGD(model, lr=10.0), epochs=50, batch_size=8, rng=0)
 
 
@@ -212,15 +213,18 @@ def test_full_batch_and_per_example_training():
     x, y = spirals(20)
     for batch_size, steps in [(len(x), 1), (1, len(x))]:
         model = nn.Network([2, 4, 2], activation="relu", output=None, rng=0)
-        counted = []
 
         class Count(nn.Callback):
-            def on_epoch_begin(self, state):
-                counted.append(state.steps)
+            def __init__(self):
+                self.counted = []
 
+            def on_epoch_begin(self, state):
+                self.counted.append(state.steps)
+
+        count = Count()
         nn.fit(model, x, y, nn.SoftmaxCrossEntropy(), nn.SGD(model, lr=0.01), epochs=1, batch_size=batch_size,
-               callbacks=[Count()], rng=0)
-        assert counted == [steps]
+               callbacks=[count], rng=0)
+        assert count.counted == [steps]
 
 
 def test_the_finiteness_check_is_exact():

@@ -183,7 +183,7 @@ def test_seen_averaged_judges_each_epoch_by_the_average_and_training_goes_on_fro
     nn.fit(model, x, y, nn.SoftmaxCrossEntropy(), nn.SGD(model, lr=0.2), epochs=3, batch_size=16,
            callbacks=[average, judged, Own(), Keep()], rng=0)
     assert hooks == ["train_begin"], "the other hooks are passed on"
-    for epoch, (looked, own, averaged) in enumerate(zip(seen, own_at_epoch_end, averages_at_epoch_end)):
+    for epoch, (looked, own, averaged) in enumerate(zip(seen, own_at_epoch_end, averages_at_epoch_end, strict=True)):
         np.testing.assert_array_equal(looked, averaged, err_msg=f"epoch {epoch + 1} was judged by the average")
         assert not np.array_equal(own, averaged), f"epoch {epoch + 1}: the own weights came back afterwards"
     # EarlyStopping kept the best epoch's average and put it back at the end

@@ -3,18 +3,42 @@
 The engine (layers, losses, optimizers, schedules, initializers, training, evaluation) imports NumPy and nothing
 else; ``fast`` runs its layers faster, and ``fit`` and evaluation use it.
 """
+from .averaging import WeightAverage
+from .callbacks import Callback, EarlyStopping, MeasureEachEpoch, TrainingState
+from .evaluation import Evaluation, evaluate
 from .initializers import INITIALIZERS
-from .layers import (ACTIVATIONS, LAYERS, Dropout, Flatten, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Softmax,
-                     Tanh, register_layer)
-from .layers import AvgPool2D, BatchNorm, Conv2D, GlobalAvgPool, MaxPool2D
-from .losses import (LOSSES, BinaryCrossEntropy, Loss, MeanSquaredError, ProbabilityCrossEntropy,
-                     Quadratic, SoftmaxCrossEntropy, get_loss)
+from .layers import (
+                     ACTIVATIONS,
+                     LAYERS,
+                     AvgPool2D,
+                     BatchNorm,
+                     Conv2D,
+                     Dropout,
+                     Flatten,
+                     GlobalAvgPool,
+                     Layer,
+                     LeakyReLU,
+                     Linear,
+                     MaxPool2D,
+                     ReLU,
+                     Sigmoid,
+                     Softmax,
+                     Tanh,
+                     register_layer,
+)
+from .losses import (
+                     LOSSES,
+                     BinaryCrossEntropy,
+                     Loss,
+                     MeanSquaredError,
+                     ProbabilityCrossEntropy,
+                     Quadratic,
+                     SoftmaxCrossEntropy,
+                     get_loss,
+)
 from .network import Network, Sequential
 from .optimizers import OPTIMIZERS, SGD, Adam, AdamW, Optimizer
 from .schedules import Constant, CosineDecay, ExponentialDecay, OneCycle, Schedule, StepDecay, Warmup
-from .callbacks import Callback, EarlyStopping, MeasureEachEpoch, TrainingState
-from .averaging import WeightAverage
-from .evaluation import Evaluation, evaluate
 from .training import DivergenceError, History, fit, train_step
 
 __version__ = "0.1.0"

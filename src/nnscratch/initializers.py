@@ -10,7 +10,8 @@ import numpy as np
 
 
 def fans(shape):
-    """``(fan_in, fan_out)`` of a weight: ``(in, out)`` for a dense layer, ``(C_out, C_in, kh, kw)`` for a convolution."""
+    """``(fan_in, fan_out)`` of a weight: ``(in, out)`` for a dense layer; for a convolution, whose weight is
+    ``(C_out, C_in, kh, kw)``, ``(C_in·kh·kw, C_out·kh·kw)``."""
     if len(shape) == 2:
         return shape[0], shape[1]
     if len(shape) > 2:

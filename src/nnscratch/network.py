@@ -165,7 +165,7 @@ def linear_stack(sizes, activation, output, init, bias_init, dropout, rng, dtype
             raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
     rng = as_generator(rng)
     layers = []
-    for position, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for position, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(Linear(fan_in, fan_out, init=init, bias_init=bias_init, rng=rng, dtype=dtype))
         last = position == len(sizes) - 2
         name = output if last else activation

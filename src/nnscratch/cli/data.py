@@ -1,10 +1,10 @@
 """nnscratch data: fetch data sets into the cache, show what the cache holds, convert to other formats."""
 import sys
 
-from . import CommandError
 from ..datasets import DATASETS, DataError, cache_info, default_cache_dir, fetch, get_spec
 from ..datasets.cache import cache_path, write_cache
 from ..datasets.convert import FORMATS, export
+from . import CommandError
 
 
 def add_parser(subparsers):

@@ -8,11 +8,11 @@ from tabulate import tabulate
 
 from ..metrics import confusion_matrix, precision_recall
 from ..presets import DEFAULTS
-from ..serialization import Ensemble, input_shape_of, load_models
-from ..training import evaluate
 from ..runs import data as run_data
 from ..runs.data import check_fits
 from ..runs.settings import SettingsError
+from ..serialization import Ensemble, input_shape_of, load_models
+from ..training import evaluate
 from . import CommandError
 from .console import architecture_line, percent
 
@@ -55,7 +55,7 @@ def run(args):
     result = evaluate(model, x, y)
     if isinstance(model, Ensemble):
         print(f"Model     an ensemble of {len(model.members)} models, their probabilities averaged:")
-        for path, member in zip(model.names, model.members):
+        for path, member in zip(model.names, model.members, strict=True):
             print(f"          {path}: {architecture_line(member, data.input_shape)}")
     else:
         print(f"Model     {args.model}: {architecture_line(model, data.input_shape)}")
@@ -65,11 +65,11 @@ def run(args):
     confusion = confusion_matrix(predicted, y, data.num_classes)
     precision, recall = precision_recall(confusion)
     rows = [[name, defined_percent(p, "never predicted"), defined_percent(r, "no examples"), int(count)]
-            for name, p, r, count in zip(data.class_names, precision, recall, confusion.sum(axis=1))]
+            for name, p, r, count in zip(data.class_names, precision, recall, confusion.sum(axis=1), strict=True)]
     print(tabulate(rows, headers=["class", "precision", "recall", "examples"], tablefmt="simple",
                    disable_numparse=True))
     print("\nConfusion matrix (rows: true class, columns: predicted class)")
-    print(tabulate([[name, *row] for name, row in zip(data.class_names, confusion.tolist())],
+    print(tabulate([[name, *row] for name, row in zip(data.class_names, confusion.tolist(), strict=True)],
                    headers=["", *data.class_names], tablefmt="simple"))
     if args.plots:  # the confusion matrix as a heat map and the most confidently wrong digits, as PNG
         from ..viz.plots import save_evaluation_plots

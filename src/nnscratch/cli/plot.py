@@ -42,7 +42,7 @@ def run(args):
                                                                                  for path in args.histories]
     if len(names) != len(args.histories):
         raise CommandError(f"--names gives {len(names)} names for {len(args.histories)} runs")
-    runs = [(name, read_history(path)) for name, path in zip(names, args.histories)]
+    runs = [(name, read_history(path)) for name, path in zip(names, args.histories, strict=True)]
     path = plot_histories(runs, args.out or "curves.png", title=args.title)
     print(f"Saved the training curves of {', '.join(names)} to {path}")
     return 0

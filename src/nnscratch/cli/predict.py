@@ -24,8 +24,8 @@ import sys
 
 import numpy as np
 
-from ..images.prepare import LOW_CONFIDENCE, ImageError, is_unsure, load_image, prepare_digit
 from ..files import atomic_write
+from ..images.prepare import LOW_CONFIDENCE, ImageError, is_unsure, load_image, prepare_digit
 from ..serialization import load_models
 from ..viz.ascii import image_to_ascii, probability_bars
 from . import CommandError

@@ -14,8 +14,8 @@ import struct
 
 import numpy as np
 
-from ..serialization.archive import expansion_limit, fill_from
 from ..files import atomic_write
+from ..serialization.archive import expansion_limit, fill_from
 from .errors import DataError
 from .files import GZIP_ERRORS, MAX_DATA_BYTES, open_gzip
 

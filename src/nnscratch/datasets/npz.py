@@ -7,8 +7,8 @@ import os
 
 import numpy as np
 
-from ..serialization.archive import NpzArchive
 from ..files import atomic_write
+from ..serialization.archive import NpzArchive
 from .errors import DataError
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")

@@ -20,9 +20,9 @@ from ..layers.pooling import AvgPool2D, MaxPool2D
 from .batchnorm import FastBatchNorm
 from .conv import METHODS, FastConv2D
 from .linear import FastLinear
+from .pool import set_threads, threads
 from .pooling import FastAvgPool2D, FastMaxPool2D
 from .products import products_on_the_pool
-from .pool import set_threads, threads
 
 TWINS = {Linear: FastLinear, Conv2D: FastConv2D, MaxPool2D: FastMaxPool2D, AvgPool2D: FastAvgPool2D,
          BatchNorm: FastBatchNorm}

@@ -12,8 +12,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..layers.windows import output_size
 from . import spectral
 from .layout import Workspace, batch_first, batch_innermost, pad, unpad
-from .products import matmul, weight_gradient
 from .pool import in_parallel
+from .products import matmul, weight_gradient
 
 METHODS = ("auto", "unrolled", "spectral")
 

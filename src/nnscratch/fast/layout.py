@@ -7,6 +7,7 @@ fast layer reads it in place (``batch_innermost``). Scratch arrays come from a `
 """
 import numpy as np
 
+
 def batch_innermost(x):
     """The (C, H, W, N) view of an (N, C, H, W) batch: free for the outputs of Conv2D and the poolings, which
     are such arrays seen through ``batch_first``.  Plain: ``x.transpose(1, 2, 3, 0)`` is all it is."""

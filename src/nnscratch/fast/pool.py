@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 
+
 class Workers:
     """Threads that each wait on a lock of their own for their part of a job. Handing a part over and
     waiting for it to finish takes about 15 µs, where a ``ThreadPoolExecutor``'s queue and futures take

@@ -9,6 +9,7 @@ import numpy as np
 from .layout import as_batch_innermost, batch_first, batch_innermost
 from .pool import in_cache_sized_blocks
 
+
 def window_views(x, kernel, stride, out_shape):
     """For each offset (i, j) inside the window, the (C, OH, OW, N) strided view of a (C, H, W, N) array at
     that offset, numbered row by row. Plain: ``x[:, i:i + sh·OH:sh, j:j + sw·OW:sw]`` for i, for j."""
@@ -87,8 +88,8 @@ class FastMaxPool2D:
         layer, (batch, channels, height, width) = self.layer, self.input_shape
         # Where the windows tile the input, every pixel is written, so the gradient needs no zeroing first.
         tiles = all(stride == kernel and size % kernel == 0
-                    for size, kernel, stride in zip((height, width), layer.kernel_size, layer.stride))
-        overlapping = any(stride < kernel for stride, kernel in zip(layer.stride, layer.kernel_size))
+                    for size, kernel, stride in zip((height, width), layer.kernel_size, layer.stride, strict=True))
+        overlapping = any(stride < kernel for stride, kernel in zip(layer.stride, layer.kernel_size, strict=True))
         grad_x = (np.empty if tiles else np.zeros)((channels, height, width, batch), dtype=grad_out.dtype)
         scatter_to_argmax(as_batch_innermost(grad_out), self.argmax, layer.kernel_size, layer.stride, grad_x,
                           overlapping)

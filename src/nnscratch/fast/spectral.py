@@ -25,8 +25,8 @@ import functools
 
 import numpy as np
 
-from .products import matmul
 from .pool import copy_in_parallel, in_parallel
+from .products import matmul
 
 
 def convolve_by_fft(x, W, b):
@@ -123,7 +123,8 @@ class Spectrum:
     def row_blocks(self):
         """For each group: its columns' rows of the row transform's output, and of the spectrum."""
         start = 0
-        for (first, last, rows), forward, back in zip(self.groups, self.along_columns, self.back_along_columns):
+        for (first, last, rows), forward, back in zip(self.groups, self.along_columns, self.back_along_columns,
+                                                      strict=True):
             yield slice(2 * first, 2 * last), slice(start, start + 2 * rows * (last - first)), rows, forward, back
             start += 2 * rows * (last - first)
 

@@ -25,7 +25,8 @@ NOISE_MARGIN = 5.0        # ink must stand out from the paper by this many stand
 WORK_SIDE = 640           # larger pictures are shrunk (area averaging) to this longer side before the work
 MAX_PIXELS = 150_000_000  # a picture file with more pixels than this is refused (12000 × 12000 still loads)
 MIN_DIGIT_SIDE = 0.05     # ink whose box is smaller than this share of the picture's longer side is too little
-MIN_LENGTH_PER_WIDTH = 1.4  # a digit is made of strokes: its box is this many stroke widths long (a dot: 1; MNIST: 1.6+)
+# A digit is made of strokes: its box is this many stroke widths long (a dot: 1; MNIST: 1.6+).
+MIN_LENGTH_PER_WIDTH = 1.4
 MIN_SIDE_FOR_LIGHTING = 48  # smaller pictures (drawings, MNIST's own) are taken to be evenly lit
 LOW_CONFIDENCE = 0.5      # an answer whose probability is below this is reported as unsure (predict, the page)
 
@@ -241,7 +242,7 @@ def keep_the_digit(ink_and_smooth, picture_side):
     top, left = boxes[largest][0].start, boxes[largest][1].start
     bottom, right = boxes[largest][0].stop, boxes[largest][1].stop
     reach = 0.5 * max(bottom - top, right - left)
-    kept = [index for index, (box, size) in enumerate(zip(boxes, sizes))
+    kept = [index for index, (box, size) in enumerate(zip(boxes, sizes, strict=True))
             if size >= 0.05 * sizes[largest] and box[0].stop > top - reach and box[0].start < bottom + reach
             and box[1].stop > left - reach and box[1].start < right + reach]
     mask = np.isin(labels, np.asarray(kept) + 1)

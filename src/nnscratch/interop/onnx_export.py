@@ -14,10 +14,23 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..errors import NNScratchError
-from ..layers import (AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, GlobalAvgPool, LeakyReLU, Linear, MaxPool2D,
-                      ReLU, Sigmoid, Softmax, Tanh)
-from ..network import Sequential
 from ..files import atomic_write
+from ..layers import (
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dropout,
+    Flatten,
+    GlobalAvgPool,
+    LeakyReLU,
+    Linear,
+    MaxPool2D,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from ..network import Sequential
 
 OPSET = 17
 IR_VERSION = 8               # read by onnxruntime >= 1.13
@@ -78,7 +91,7 @@ def global_average(graph, layer, x):
 def batch_norm(graph, layer, x):
     inputs = [layer.params["gamma"], layer.params["beta"], layer.buffers["running_mean"],
               layer.buffers["running_var"]]
-    names = [graph.weight(name, array) for name, array in zip(("gamma", "beta", "mean", "var"), inputs)]
+    names = [graph.weight(name, array) for name, array in zip(("gamma", "beta", "mean", "var"), inputs, strict=True)]
     return graph.node("BatchNormalization", [x, *names], epsilon=layer.eps)
 
 

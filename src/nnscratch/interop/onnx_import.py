@@ -12,8 +12,20 @@ import os
 import numpy as np
 from onnx import TensorProto, helper
 
-from ..layers import (AvgPool2D, BatchNorm, Conv2D, Flatten, GlobalAvgPool, LeakyReLU, Linear, MaxPool2D, ReLU,
-                      Sigmoid, Softmax, Tanh)
+from ..layers import (
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Flatten,
+    GlobalAvgPool,
+    LeakyReLU,
+    Linear,
+    MaxPool2D,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from ..network import Sequential
 from .onnx_export import APPENDED_SOFTMAX, PREPROCESSING
 from .onnx_files import OnnxImportError, read_proto, tensor_array

@@ -112,7 +112,7 @@ class MLPClassifier(NetworkClassifier):
             raise ValueError(f"activation must be one of relu, leaky_relu, tanh, sigmoid, got {self.activation!r}")
         sizes = [n_features, *(int(size) for size in self.hidden_layer_sizes)]
         layers = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
             layers += [Linear(fan_in, fan_out, rng=rng), ACTIVATIONS[self.activation]()]
             if self.dropout:
                 layers.append(Dropout(self.dropout, rng=rng))

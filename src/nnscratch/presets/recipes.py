@@ -119,7 +119,8 @@ PRESETS = {preset.name: preset for preset in [
            {"architecture": "cnn-small", "layers": None, "hidden": 256, "optimizer": "adam", "lr": 0.01,
             "betas": [0.7, 0.9], "schedule": "one-cycle", "batch_size": 256, "epochs": 2, "validation_size": 0}),
     Preset("cnn-best", "the cnn with dense 256 and batch norm after each conv and the dense layer; random "
-           "shifts (up to 2 pixels), rotations (up to 10 degrees) and scalings (up to 10 %); softmax cross-entropy with label smoothing 0.1; Adam lr "
+           "shifts (up to 2 pixels), rotations (up to 10 degrees) and scalings (up to 10 %); softmax cross-entropy "
+           "with label smoothing 0.1; Adam lr "
            "2e-3 with cosine decay, batch 128, 30 epochs",
            "ours: the best single network here (Nielsen's best single network: 99.60 %)", ">= 99.5 %",
            "99.62 % mean of seeds 0-4 (99.59-99.66 %; epochs 15-27 of 30 by validation), 4.7-5.0 min",
@@ -157,7 +158,8 @@ def input_shape(settings):
 
 
 def build_mlp(settings, rng):
-    """``Network``: Linear layers of ``settings["layers"]`` sizes, the activation after each, dropout after hidden ones."""
+    """``Network``: Linear layers of ``settings["layers"]`` sizes, the activation after each, dropout after hidden
+    ones."""
     output = None if settings["output"] in (None, "none") else settings["output"]
     return Network(settings["layers"], activation=settings["activation"], output=output, init=settings["init"],
                    bias_init=settings["bias_init"], dropout=float(settings["dropout"]), rng=rng)

@@ -65,7 +65,8 @@ def validation_score(path):
         return None
     epochs = (training.get("history") or {}).get("epochs") or []
     settings = training.get("settings") or {}
-    best = [record for record in epochs if isinstance(record, dict) and record.get("epoch") == metadata.get("best_epoch")]
+    best = [record for record in epochs
+            if isinstance(record, dict) and record.get("epoch") == metadata.get("best_epoch")]
     accuracy = best[0].get("val_accuracy") if best else None
     if not isinstance(accuracy, (int, float)):
         return None

@@ -12,7 +12,6 @@ the model in the system's temporary folder instead; ``run.evaluate()`` measures 
 results in both files.
 Initialisation, shuffling and dropout draw from three independent streams spawned from the one seed.
 """
-import math
 import os
 import tempfile
 import time
@@ -21,13 +20,30 @@ import numpy as np
 
 from ..averaging import SeenAveraged, WeightAverage
 from ..callbacks import Callback, EarlyStopping, MeasureEachEpoch
-from ..presets import CNN_CLASSES, DEFAULTS, is_cnn, build_loss, build_model, build_optimizer, build_transform, input_shape
+from ..presets import (
+    CNN_CLASSES,
+    DEFAULTS,
+    build_loss,
+    build_model,
+    build_optimizer,
+    build_transform,
+    input_shape,
+    is_cnn,
+)
 from ..serialization import load_checkpoint, save_model, write_json
 from ..training import History, check_data, evaluate, fit
 from .checkpoint import ResumePoint, dropout_layers, split_resume_state
 from .data import check_fits, load_data, preprocessing
-from .guard import (MODEL_EXTENSION, beside, checkpoint_path, compare_with_existing, history_path, out_of_checkpoint,
-                    stem, validation_examples)
+from .guard import (
+    MODEL_EXTENSION,
+    beside,
+    checkpoint_path,
+    compare_with_existing,
+    history_path,
+    out_of_checkpoint,
+    stem,
+    validation_examples,
+)
 from .settings import NETWORK_SETTINGS, SettingsError, check
 from .signals import interrupts_deferred
 
@@ -87,7 +103,8 @@ class Run:
                                 "resume")
         fixed = sorted(set(given) & set(NETWORK_SETTINGS))
         if fixed:
-            raise SettingsError(f"{{resume}} keeps the saved network and data; cannot change " + ", ".join(f"{{{name}}}" for name in fixed),
+            raise SettingsError("{resume} keeps the saved network and data; cannot change "
+                                + ", ".join(f"{{{name}}}" for name in fixed),
                                 fixed[0])
         saved_settings = {key: value for key, value in training["settings"].items() if key != "preset"}
         settings = {**check({**DEFAULTS, **saved_settings, **given}),

@@ -115,8 +115,8 @@ def check(settings):
         elif kind == "switch":
             settings[name] = switch(name, settings[name])
     if settings["architecture"] not in ARCHITECTURES:
-        raise SettingsError(f"{{architecture}} must be one of {', '.join(ARCHITECTURES)}, got {settings['architecture']!r}",
-                            "architecture")
+        raise SettingsError(f"{{architecture}} must be one of {', '.join(ARCHITECTURES)}, got "
+                            f"{settings['architecture']!r}", "architecture")
     if settings["architecture"] != "mlp":
         if settings["layers"] not in (None, DEFAULTS["layers"]):
             raise SettingsError("{layers} sets the sizes of an mlp; the cnn's are fixed but for {hidden}", "layers")

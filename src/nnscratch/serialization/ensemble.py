@@ -11,7 +11,6 @@ from contextlib import ExitStack, contextmanager
 import numpy as np
 
 from ..network import EVAL_BATCH_SIZE
-
 from .models import input_shape_of, load_model
 from .npz import ModelFileError
 
@@ -39,7 +38,7 @@ class Ensemble:
         x = np.zeros((1, *input_shape), dtype=self.dtype)
         counts = [member.predict_output(x).shape[-1] for member in self.members]
         if len(set(counts)) > 1:
-            listed = ", ".join(f"{name} {count}" for name, count in zip(self.names, counts))
+            listed = ", ".join(f"{name} {count}" for name, count in zip(self.names, counts, strict=True))
             raise ModelFileError(f"the models answer with different numbers of classes ({listed}), so they cannot "
                                  f"answer as one")
 

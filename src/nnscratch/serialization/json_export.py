@@ -9,8 +9,8 @@ through ``import_json``.
 
 import numpy as np
 
-from .architecture import declared_shapes
 from ..files import read_json_object
+from .architecture import declared_shapes
 from .npz import (
     FLOAT_DTYPES,
     FORMAT_VERSION,

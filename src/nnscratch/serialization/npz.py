@@ -14,10 +14,10 @@ import os
 import numpy as np
 
 from .. import __version__
+from ..files import MAX_JSON_BYTES, atomic_write, parse_json
 from ..layers.base import Layer
 from .architecture import ModelFileError, declared_shapes, layer_registry, model_from_config
 from .archive import NpzArchive
-from ..files import MAX_JSON_BYTES, atomic_write, parse_json
 
 FORMAT_VERSION = 1
 PARAM_PREFIX = "param."

@@ -17,9 +17,9 @@ import os
 import numpy as np
 
 from ..errors import NNScratchError
+from ..files import read_json_object
 from ..layers import Linear, ReLU, Sigmoid, Softmax
 from ..network import Sequential
-from ..files import read_json_object
 
 FORMATS = {
     "ibpme": "ibpme/NeuralNetworkFromScratch JSON (num_layers, sizez, biases, weights)",
@@ -110,7 +110,7 @@ def read_ibpme(path):
         raise OlderProjectModelError(f"{path}: expected {len(sizes) - 1} weight matrices and bias vectors for sizes "
                               f"{sizes}")
     layers = []
-    for number, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for number, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         weight = matrix(path, f"weights[{number}]", weights[number], (fan_out, fan_in))
         bias = matrix(path, f"biases[{number}]", biases[number], (fan_out, 1))
         layers += [dense(weight, bias), Sigmoid()]

@@ -39,7 +39,7 @@ def probability_bars(probabilities, class_names=None, width=40, truth=None):
     winner = int(probabilities.argmax())
     name_width = max(len(name) for name in names)
     lines = []
-    for index, (name, p) in enumerate(zip(names, probabilities)):
+    for index, (name, p) in enumerate(zip(names, probabilities, strict=True)):
         bar = "#" * int(round(float(np.clip(p, 0, 1)) * width))
         mark = "  <- prediction" if index == winner else ("  <- true label" if index == truth else "")
         lines.append(f"{name:>{name_width}} |{bar:<{width}}| {100 * p:6.2f} %{mark}")
