@@ -99,7 +99,7 @@ def plot_histories(runs, path, title=None):
     figure = Figure(figsize=(11, 4.2))
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     colours = [f"C{index % 10}" for index in range(len(runs))]
-    for (name, history), colour in zip(runs, colours, strict=True):
+    for (name, history), colour in zip(runs, colours, strict=False):
         for metric, axes, scale in (("loss", loss_axes, 1), ("accuracy", accuracy_axes, 100)):
             for prefix, style, label in (("", "-", "training"), ("val_", "--", "validation")):
                 epochs, values = as_series(history, prefix + metric)
@@ -165,7 +165,7 @@ def plot_mistakes(x, y, probabilities, path, class_names=None, count=24, columns
     axes_grid = np.atleast_1d(figure.subplots(rows, columns)).reshape(-1)
     for axes in axes_grid:
         axes.axis("off")
-    for axes, index in zip(axes_grid, chosen, strict=True):
+    for axes, index in zip(axes_grid, chosen, strict=False):
         predicted = int(probabilities[index].argmax())
         axes.imshow(as_square(x[index]), cmap="gray_r", vmin=0, vmax=1)
         axes.set_title(f"#{index}: said {names[predicted]} ({100 * probabilities[index, predicted]:.0f}%)\n"
@@ -231,7 +231,7 @@ def plot_weight_images(weights, path, title, noun, columns=8):
     axes_grid = np.atleast_1d(figure.subplots(rows, columns)).reshape(-1)
     for axes in axes_grid:
         axes.axis("off")
-    for index, (axes, image) in enumerate(zip(axes_grid, weights, strict=True)):
+    for index, (axes, image) in enumerate(zip(axes_grid, weights, strict=False)):
         limit = float(np.abs(image).max()) or 1.0
         axes.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
         axes.set_title(f"{noun} {index}", fontsize=7)
