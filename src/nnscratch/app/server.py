@@ -68,7 +68,10 @@ STATIC_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
                 "/train.js": ("train.js", "text/javascript; charset=utf-8"),
                 "/explain.js": ("explain.js", "text/javascript; charset=utf-8"),
                 "/explain.css": ("explain.css", "text/css; charset=utf-8"),
-                "/style.css": ("style.css", "text/css; charset=utf-8")}
+                "/style.css": ("style.css", "text/css; charset=utf-8"),
+                "/terms.js": ("terms.js", "text/javascript; charset=utf-8"),
+                "/step.js": ("step.js", "text/javascript; charset=utf-8"),
+                "/step.css": ("step.css", "text/css; charset=utf-8")}
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",

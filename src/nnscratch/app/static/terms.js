@@ -1,0 +1,1 @@
+// Short explanations of technical terms on hover, and the first-visit tour.
