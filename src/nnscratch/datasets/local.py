@@ -17,6 +17,7 @@ from .arrays import check_raw
 from .csvfile import csv_has_labels, parse_csv, read_csv, read_csv_data, read_csv_stream
 from .errors import DataError
 from .files import MAX_DATA_BYTES, sha256_file
+from .folders import looks_like_picture_folders, read_folders
 from .idx import read_idx, read_idx_stream
 from .npz import read_npz
 from .safe_pickle import read_nielsen_pickle
@@ -192,6 +193,8 @@ def read_path(path, spec):
     if zips:
         raise DataError(f"{path}: found {len(zips)} zip files ({', '.join(found.name for found in zips)}) and no "
                         f"{spec.name} files beside them; pass the one to read with --data {path / zips[0].name}")
+    if looks_like_picture_folders(path):  # my_digits/0/*.png, my_digits/1/*.png, ...
+        return read_folders(path, spec)
     raise DataError(f"{path}: found no {spec.name} files; expected the IDX files {', '.join(_idx_names(spec))} "
                     f"(.gz or plain, '-idx' or '.idx' naming), mnist_train.csv and mnist_test.csv, a .zip of "
                     f"those, {spec.name}.npz or mnist.pkl.gz")
