@@ -318,7 +318,7 @@ def test_an_ensemble_answers_with_its_mean_and_looks_inside_each_member(browser,
         expect(page.locator("#x-member option")).to_have_count(2)
         for member, hidden in ((1, 64), (0, 128)):
             page.select_option("#x-member", str(member))
-            expect(page.locator("#x-layers p.note").first).to_contain_text(f"shape {hidden}")
+            expect(page.locator("#x-layers p.layer-title").first).to_contain_text(f"output shape {hidden}")
             expect(page.locator("#x-class-label")).to_have_text(str(each[member].argmax()))
             expect(page.locator("#x-near-hidden canvas")).to_have_count(8)
         expect(page.locator("#x-confusion td").first).to_be_attached()
@@ -329,7 +329,7 @@ def test_an_ensemble_answers_with_its_mean_and_looks_inside_each_member(browser,
         page.evaluate("nnscratch.showModel()")
         expect(page.locator("#model-name")).to_have_text("page-run.npz")
         expect(page.locator("#x-members")).to_be_hidden()
-        expect(page.locator("#x-layers p.note").first).to_contain_text("shape 64")
+        expect(page.locator("#x-layers p.layer-title").first).to_contain_text("output shape 64")
         expect(page.locator("#answer-title")).to_have_text("The network's answer")
     finally:
         page.close()
@@ -379,7 +379,8 @@ def test_look_inside_walks_every_view_with_a_cnn(browser, trained, cnn, tmp_path
         expect(page.locator("#x-completeness")).to_contain_text("exactly the logit")
         expect(page.locator("#x-near-pixels canvas")).to_have_count(8, timeout=120_000)
         expect(page.locator("#x-near-hidden canvas")).to_have_count(8)
-        expect(page.locator("#x-layers p.note").first).to_contain_text("(Conv2D), shape 4×26×26")
+        expect(page.locator("#x-layers p.layer-title").first).to_have_text(
+            "layer 1 of 3: conv 3×3×4, output shape 4×26×26")
         expect(page.locator("#x-layers canvas.map").first).to_be_visible()
 
         split.first.click()   # silence the dense unit that pushed hardest, then measure the test set without it
@@ -391,7 +392,7 @@ def test_look_inside_walks_every_view_with_a_cnn(browser, trained, cnn, tmp_path
         assert re.search(r"Test accuracy \d+\.\d\d % \(with the unit: \d+\.\d\d %\)", result.inner_text())
 
         page.locator("#x-layers canvas.map").first.click()   # a convolution's channel, silenced the same way
-        silenced = re.compile(r"Unit 0 of layer \d+ × 0: the network now says")
+        silenced = re.compile(r"Channel 0 of layer 1 of 3 \(conv 3×3×4\), silenced \(× 0\): the network now says")
         expect(page.locator("#x-ablation")).to_contain_text(silenced)
         page.click("#x-accuracy")
         expect(result).to_contain_text("with the unit", timeout=60_000)
@@ -452,3 +453,16 @@ def test_the_model_picker_changes_the_model_the_draw_view_answers_with(browser, 
         server.shutdown()
         server.server_close()
     assert not errors, f"the page reported errors: {errors}"
+
+
+def test_on_a_phone_the_answer_panel_keeps_its_widths_after_the_first_prediction(phone):
+    def layout():
+        return {selector: phone.locator(selector).bounding_box()
+                for selector in ("#view-draw .panel-answer", "#answer", "#status", "#bars .bar >> nth=0")}
+    before = layout()
+    phone.evaluate("nnscratch.showTestDigit(0)")
+    sync_api.expect(phone.locator(".bar-value.top")).to_have_text(re.compile(r"^\d+\.\d %$"))
+    after = layout()
+    for selector, box in before.items():
+        assert (box["x"], box["width"]) == (after[selector]["x"], after[selector]["width"]), \
+            f"{selector} moved or changed width with the first answer: {box} then {after[selector]}"

@@ -179,3 +179,24 @@ def test_a_job_without_test_digits_fails_with_the_reason(tmp_path, capfd):
         server.shutdown()
         server.server_close()
     assert capfd.readouterr().err == ""
+
+
+def test_every_look_inside_feature_works_in_the_browser_for_a_cnn_as_for_an_mlp(tmp_path):
+    """The walk of tests/test_app_look_inside.py (colour keys, the untrained twin's class, labelled views, the
+    ablation scale, the confusion matrix in its card), on a convolutional network in Chromium."""
+    look_inside = pytest.importorskip("test_app_look_inside", reason="the walk needs Chromium and playwright")
+    model = tiny_cnn()
+    server, _, labels = look_inside.serve(model, {"dataset": "mnist", "input_shape": [1, 28, 28]}, (1, 28, 28))
+    try:
+        with look_inside.sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=look_inside.CHROMIUM, args=look_inside.CHROMIUM_ARGS)
+            page = look_inside.open_page(browser, server)
+            look_inside.walk_look_inside(page, server, int(np.flatnonzero(labels != 0)[0]), [
+                "layer 1 of 3: conv 3×3×4", "layer 1 of 3: conv 3×3×4, after max-pool 2 and ReLU",
+                "layer 2 of 3: dense 676→16, after ReLU"], conv=True)
+            page.screenshot(path=str(tmp_path / "look-inside-cnn.png"), full_page=True)
+            browser.close()
+        assert not page.errors, page.errors
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -195,3 +195,24 @@ def test_bad_networks_and_requests_are_refused():
         explainer.explain(digits(1)[0][0], class_index=10)
     with pytest.raises(ExplainError, match="expected 784 pixel values, got 3"):
         explainer.explain([0.0, 1.0, 0.5])
+
+
+def test_layers_are_numbered_as_a_learner_counts_them_not_by_the_sequentials_index():
+    from nnscratch.explain.numbering import layer_titles
+    cnn = Sequential(Conv2D(1, 4, 3, rng=0), MaxPool2D(2), ReLU(), Flatten(), Linear(676, 32, rng=0), ReLU(),
+                     Linear(32, 10, rng=0))
+    titles = layer_titles(cnn)
+    assert titles == {"0": "layer 1 of 3: conv 3×3×4", "1": "layer 1 of 3: conv 3×3×4, after max-pool 2",
+                      "2": "layer 1 of 3: conv 3×3×4, after max-pool 2 and ReLU",
+                      "3": "layer 1 of 3: conv 3×3×4, after max-pool 2, ReLU and Flatten",
+                      "4": "layer 2 of 3: dense 676→32", "5": "layer 2 of 3: dense 676→32, after ReLU",
+                      "6": "layer 3 of 3: dense 32→10"}, titles
+    explainer = explainer_for(cnn, input_shape=[1, 28, 28])
+    x, _ = digits(1)
+    shown = [(layer["name"], layer["title"]) for layer in explainer.activations(x[0])]
+    assert shown[-1] == ("5", "layer 2 of 3: dense 676→32, after ReLU"), shown
+    assert explainer.ablate(x[0], None, 3)["title"] == "layer 2 of 3: dense 676→32, after ReLU"
+    assert explainer.explain(x[0])["hidden_layer"] == {"name": "5", "title": "layer 2 of 3: dense 676→32, after ReLU"}
+    mlp = explainer_for(relu_mlp())
+    assert [layer["title"] for layer in mlp.activations(x[0])] == [
+        "layer 1 of 3: dense 784→24, after ReLU", "layer 2 of 3: dense 24→16, after ReLU"]

@@ -78,3 +78,15 @@ def test_bad_requests(api, method, route, query, body, status, message):
     with pytest.raises(RequestError, match=message) as caught:
         api.handle(method, "/api/explain" + route, query, body)
     assert caught.value.status == status
+
+
+def test_the_untrained_twin_explains_the_class_being_explained_not_class_0(api):
+    api, x = api
+    pixels = [float(value) for value in x[0]]
+    explained = post(api, "", {"pixels": pixels})[1]
+    assert explained["class"] != 0, "pick a digit the network does not call 0, or this test cannot fail"
+    untrained = post(api, "/untrained", {"pixels": pixels})[1]
+    assert untrained["class"] == explained["class"] == explained["prediction"], (untrained["class"], explained)
+    other = (explained["class"] + 1) % 10
+    chosen = post(api, "/untrained", {"pixels": pixels, "class": other})[1]
+    assert chosen["class"] == other and chosen["saliency"] != untrained["saliency"], "the class asked for is ignored"

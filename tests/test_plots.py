@@ -117,3 +117,61 @@ def test_evaluate_plots(tmp_path, monkeypatch, capsys):
     assert "confusion.png" in capsys.readouterr().out
     check_png(tmp_path / "plots" / "confusion.png")
     check_png(tmp_path / "plots" / "mistakes.png")
+
+
+# ---- one rule for the weight pictures, one encoding (viz/pictures.py), used by every view -------------------------
+
+def test_a_dense_units_picture_is_its_column_of_W_laid_out_as_the_input():
+    from nnscratch.viz.pictures import weight_images
+    W = np.random.default_rng(0).normal(size=(784, 5))
+    images = weight_images(W)
+    assert images.shape == (5, 28, 28), images.shape
+    for unit in range(5):
+        assert np.array_equal(images[unit], W[:, unit].reshape(28, 28)), f"unit {unit}'s picture is not W[:, {unit}]"
+    assert weight_images(np.zeros((30, 4))).shape == (4, 1, 30), "a non-square input is one row"
+    assert weight_images(np.zeros((12, 2)), input_shape=(1, 3, 4)).shape == (2, 3, 4), "the input's own shape"
+
+
+def test_a_convolutions_pictures_are_every_kernel_of_every_input_channel():
+    from nnscratch.viz.pictures import weight_images
+    W = np.random.default_rng(1).normal(size=(3, 2, 5, 5))
+    images = weight_images(W)
+    assert images.shape == (6, 5, 5), images.shape
+    assert np.array_equal(images[2 * 2 + 1], W[2, 1]), "picture o·in + c is not the kernel W[o, c]"
+    with pytest.raises(ValueError, match="got shape"):
+        weight_images(np.zeros(3))
+
+
+def test_to_uint8_puts_zero_at_127_and_each_pictures_largest_weight_at_the_end():
+    from nnscratch.viz.pictures import to_uint8
+    images = np.array([[[0.0, 0.6], [-1.0, 0.2]], [[0.0, 0.0], [0.0, 0.0]], [[4.0, -3.0], [0.0, 1.2]]])
+    levels, scale = to_uint8(images)
+    assert levels.dtype == np.uint8 and levels.shape == images.shape
+    assert scale.tolist() == [1.0, 1.0, 4.0], scale
+    assert levels[0].tolist() == [[127, 203], [0, 152]], levels[0].tolist()   # rint(127 · w / s + 127)
+    assert levels[1].tolist() == [[127, 127], [127, 127]], "an all-zero picture is all 127"
+    assert levels[2].tolist() == [[254, 32], [127, 165]], levels[2].tolist()
+    shared, _ = to_uint8(images, scale=2.0)
+    assert shared[2].tolist() == [[254, 0], [127, 203]], "a shared scale clips beyond it"
+
+
+def test_the_train_view_look_inside_and_the_plot_share_one_rule():
+    """The Train view's mosaic, Look inside's weights and the PNG all start from the same pictures."""
+    import base64
+
+    from nnscratch import Conv2D, Flatten, Linear, ReLU, Sequential
+    from nnscratch.app.explain_api import encode_weights
+    from nnscratch.app.watch import weight_image
+    from nnscratch.explain import Explainer
+    from nnscratch.viz.pictures import to_uint8, weight_images
+    rng = np.random.default_rng(2)
+    mlp = Network([784, 6, 10], rng=0)
+    cnn = Sequential(Conv2D(1, 3, 3, rng=rng), ReLU(), Flatten(), Linear(3 * 26 * 26, 10, rng=rng))
+    for model, W in ((mlp, mlp.layers[0].params["W"]), (cnn, cnn.layers[0].params["W"])):
+        expected, _ = to_uint8(weight_images(W))
+        train_bytes, train_shape = weight_image(model)
+        assert train_shape == expected.shape and train_bytes == expected.tobytes(), "the Train view differs"
+        explained = encode_weights(Explainer(model).first_layer_weights())
+        assert base64.b64decode(explained["bytes"]) == expected.tobytes(), "Look inside differs"
+    assert Explainer(cnn).first_layer_weights()["shape"] == [3, 1, 3, 3], "the kernels keep their layer's shape"
+    assert Explainer(mlp).first_layer_weights()["shape"] == [6, 28, 28]

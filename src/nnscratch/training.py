@@ -27,10 +27,13 @@ class DivergenceError(NNScratchError, FloatingPointError):
 
 
 class History:
-    """The per-epoch record of a run: ``history["val_accuracy"]`` is that metric's list over epochs."""
+    """The per-epoch record of a run: ``history["val_accuracy"]`` is that metric's list over epochs.
+    ``diagnoses`` holds what a watching callback (the doctor) said was wrong, as ``{"step", "epoch", "code",
+    "message"}`` dicts."""
 
     def __init__(self, epochs=None):
         self.epochs = list(epochs or [])
+        self.diagnoses = []
         self.best_epoch = None
         self.stopped_early = False
         self.interrupted = False
@@ -45,8 +48,8 @@ class History:
         return len(self.epochs)
 
     def to_dict(self):
-        return {"epochs": self.epochs, "best_epoch": self.best_epoch,
-                "stopped_early": self.stopped_early, "interrupted": self.interrupted}
+        return {"epochs": self.epochs, "best_epoch": self.best_epoch, "stopped_early": self.stopped_early,
+                "interrupted": self.interrupted, "diagnoses": self.diagnoses}
 
     @classmethod
     def from_dict(cls, data):
@@ -54,6 +57,7 @@ class History:
         history.best_epoch = data.get("best_epoch")
         history.stopped_early = bool(data.get("stopped_early", False))
         history.interrupted = bool(data.get("interrupted", False))
+        history.diagnoses = list(data.get("diagnoses") or [])  # older files have none
         return history
 
 

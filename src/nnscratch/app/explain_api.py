@@ -10,7 +10,8 @@ values in [0, 1] of the prepared digit (the ``preview`` that ``POST /api/predict
 - ``POST /api/explain/activations`` ``{"pixels"}``: every hidden layer's output;
 - ``GET /api/explain/weights``: the first layer's weight images (or kernels), each scaled to its largest
   magnitude and sent as base64 bytes (0..254, 127 is zero);
-- ``POST /api/explain/untrained`` ``{"pixels", "class"}``: the saliency map of the same network untrained;
+- ``POST /api/explain/untrained`` ``{"pixels", "class"?}``: the saliency map of the same network untrained, for
+  the class explained (default: the trained network's prediction, as ``POST /api/explain``);
 - ``POST /api/explain/ablate`` ``{"pixels", "layer"?, "unit", "scale"?}``: probabilities with a unit scaled;
 - ``POST /api/explain/ablation-accuracy`` ``{"layer"?, "unit", "scale"?}``: starts the test accuracy without the
   unit in the background, ``202 {"job"}``; ``GET /api/explain/ablation-accuracy?job=N``: its progress and result
@@ -34,6 +35,7 @@ import urllib.parse
 import numpy as np
 
 from ..explain import PROBES, ExplainError
+from ..viz.pictures import to_uint8
 from .bodies import RequestError, json_object
 from .service import DrawService, is_ensemble
 
@@ -109,7 +111,7 @@ class ExplainAPI:
         if route == "/activations":
             return 200, {"layers": explainer.activations(pixels_of(request))}
         if route == "/untrained":
-            return 200, explainer.untrained_saliency(pixels_of(request), optional_whole(request, "class") or 0)
+            return 200, explainer.untrained_saliency(pixels_of(request), optional_whole(request, "class"))
         if route == "/ablate":
             return 200, explainer.ablate(pixels_of(request), request.get("layer"), required_whole(request, "unit"),
                                          scale_of(request))
@@ -218,13 +220,11 @@ def pixels_of(request):
 
 
 def encode_weights(weights):
-    """Each unit's weight image (or kernel) scaled to its largest magnitude, as bytes 0..254 (127: zero)."""
-    values = np.asarray(weights["values"], dtype=np.float64).reshape(weights["shape"][0], -1)
-    scale = np.abs(values).max(axis=1, keepdims=True)
-    scale[scale == 0] = 1.0
-    levels = np.rint(values / scale * 127 + 127).astype(np.uint8)
+    """Each weight picture (or kernel) scaled to its largest magnitude, as bytes 0..254 (127: zero), with its scale
+    (``viz.pictures.to_uint8``)."""
+    levels, scale = to_uint8(weights["values"])
     return {"layer": weights["layer"], "kind": weights["kind"], "shape": weights["shape"],
-            "scale": [float(value) for value in scale[:, 0]], "bytes": base64.b64encode(levels.tobytes()).decode()}
+            "scale": scale.tolist(), "bytes": base64.b64encode(levels.tobytes()).decode()}
 
 
 def explain_api_for(service, train_set=None, log=None):

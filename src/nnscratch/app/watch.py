@@ -8,14 +8,13 @@ health strip's numbers for every layer with weights.
   healthy), the fraction of ReLU units that never fire on the validation subset (dead units), and a histogram
   of the weights against their starting values, each with a plain-language hint when it signals trouble.
 """
-import math
-
 import numpy as np
 
 from ..inspection import flat_layers
 from ..layers.activations import ReLU
 from ..layers.conv import Conv2D
 from ..layers.linear import Linear
+from ..viz.pictures import first_weighted_layer, to_uint8, weight_images
 
 HISTOGRAM_BINS = 24
 UPDATES_TOO_LARGE = 1e-2     # ‖ΔW‖/‖W‖ above this: the learning rate is too large for these weights
@@ -35,25 +34,11 @@ def weighted_layers(model):
     return layers
 
 
-def first_weights(model):
-    """The first weighted layer's weights as a stack of images: (units, rows, columns)."""
-    _, layer, _ = weighted_layers(model)[0]
-    weights = layer.params["W"]
-    if isinstance(layer, Conv2D):                       # (out, in, kh, kw): every kernel of every input channel
-        return weights.reshape(-1, *weights.shape[2:])
-    side = math.isqrt(layer.in_features)
-    if side * side == layer.in_features:                # W is (in, out): unit j's weights are column j
-        return weights.T.reshape(layer.out_features, side, side)
-    return weights.T.reshape(layer.out_features, 1, layer.in_features)
-
-
 def weight_image(model):
-    """``(bytes, shape)``: the first layer's weight images, each scaled to its largest magnitude, as uint8."""
-    images = first_weights(model).astype(np.float32)
-    flat = images.reshape(len(images), -1)
-    scale = np.abs(flat).max(axis=1, keepdims=True)
-    scale[scale == 0] = 1.0
-    levels = np.rint(flat / scale * 127 + 127).astype(np.uint8)
+    """``(bytes, shape)``: the first layer's weight pictures (``viz.pictures.weight_images``), each scaled to its
+    largest magnitude, as uint8 with 127 for zero (``viz.pictures.to_uint8``)."""
+    images = weight_images(first_weighted_layer(model).params["W"])
+    levels, _ = to_uint8(images)
     return levels.tobytes(), tuple(int(size) for size in images.shape)
 
 

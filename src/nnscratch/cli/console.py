@@ -1,6 +1,7 @@
 """What training looks like in a terminal: the banner, a progress bar per epoch, one line per epoch, a results table.
 
-The progress bar (tqdm) appears only on a terminal; elsewhere, or with ``--quiet``, only the plain lines are
+Under an epoch's line come the doctor's warnings made during that epoch, one line each. The progress bar (tqdm)
+appears only on a terminal; elsewhere, or with ``--quiet``, only the plain lines are
 printed, so logs stay readable.
 """
 import os
@@ -74,6 +75,11 @@ def epoch_line(record, epochs):
     return " | ".join(parts)
 
 
+def warning_line(diagnosis):
+    """``  Warning (epoch 1, step 16): dead ReLUs: ...``: one diagnosis of the doctor, under the epoch line."""
+    return f"  Warning (epoch {diagnosis['epoch']}, step {diagnosis['step']}): {diagnosis['message']}"
+
+
 def results_table(rows):
     """``rows``: (split name, Evaluation) pairs, as a grid of loss, correct / total and accuracy."""
     body = [[name, f"{result.loss:.4f}", f"{result.correct} / {result.total}", percent(result.accuracy)]
@@ -97,9 +103,11 @@ class ConsoleProgress(Callback):
         self.bar_wanted = not quiet and hasattr(self.out, "isatty") and self.out.isatty()
         self.bar = None
         self.clock, self.started, self.epoch_started, self.mean_epoch = clock, None, None, None
+        self.warned = 0  # the history's diagnoses printed so far
 
     def on_train_begin(self, state):
         self.started = self.clock()
+        self.warned = len(getattr(state.history, "diagnoses", []))  # a resumed run's were printed before
 
     def on_epoch_begin(self, state):
         now = self.clock()
@@ -131,9 +139,18 @@ class ConsoleProgress(Callback):
         epoch = state.record["epoch"]
         if epoch == 1 or epoch % self.print_every == 0 or epoch == self.epochs:
             print(epoch_line(state.record, self.epochs), file=self.out, flush=True)
+        self.print_warnings(state)
 
     def on_train_end(self, state):
         self.close_bar()
+        self.print_warnings(state)
+
+    def print_warnings(self, state):
+        """The diagnoses not printed yet, one line each."""
+        diagnoses = getattr(state.history, "diagnoses", [])
+        for diagnosis in diagnoses[self.warned:]:
+            print(warning_line(diagnosis), file=self.out, flush=True)
+        self.warned = len(diagnoses)
 
     def close_bar(self):
         if self.bar is not None:

@@ -16,10 +16,12 @@ from ..inspection import forward_trace
 from ..layers.activations import ACTIVATIONS
 from ..layers.conv import Conv2D
 from ..layers.linear import Linear
+from ..viz.pictures import first_weighted_layer, weight_images
 from . import ablation, attribution
 from .anatomy import Anatomy, ExplainError
 from .mistakes import Mistakes
 from .neighbours import NearestIndex
+from .numbering import layer_titles
 from .probes import LOW_CONFIDENCE, probe
 
 DIGIT_SIZE = 784
@@ -48,6 +50,7 @@ class Explainer:
         self.cache = {}
         self.lock = threading.RLock()
         self.twin = None
+        self.titles = layer_titles(model)   # "layer 2 of 3: dense 676→32, after ReLU", by dotted name
 
     @property
     def num_classes(self):
@@ -97,6 +100,7 @@ class Explainer:
                              "gradient_x_input": float(gradient_x_input.sum()), "bias_terms": bias_terms,
                              "sum": float(gradient_x_input.sum()) + bias_terms, "logit": float(z[0, class_index])},
             "contributions": attribution.ranked_contributions(a[0], weights, parts), "bias": bias,
+            "hidden_layer": {"name": self.anatomy.last_hidden_name, "title": self.title(self.anatomy.last_hidden_name)},
         }
         if versus is not None:
             weights, parts, bias = attribution.contributions(a[0], W, b, class_index, versus)
@@ -107,44 +111,55 @@ class Explainer:
 
     def activations(self, pixels):
         """Every hidden layer's output worth seeing: each convolution's feature maps and each activation's
-        output (before the logits), as ``{"name", "layer", "shape", "values"}``; the last one is the layer
-        whose units the explanation splits the answer into."""
+        output (before the logits), as ``{"name", "title", "layer", "shape", "values"}`` (``title`` numbers the
+        layers as a learner counts them, ``numbering.layer_titles``); the last one is the layer whose units the
+        explanation splits the answer into."""
         x = self.as_input(pixels)
         shown = (Conv2D, *ACTIVATIONS.values())
         hidden_names = [name for name, _ in self.anatomy.hidden]
         hidden_names = set(hidden_names[:hidden_names.index(self.anatomy.last_hidden_name) + 1])
         with self.lock:
             trace = forward_trace(self.model, x)
-        layers = [{"name": step.name, "layer": type(step.layer).__name__, "shape": list(step.output.shape[1:]),
+        layers = [{"name": step.name, "title": self.title(step.name), "layer": type(step.layer).__name__,
+                   "shape": list(step.output.shape[1:]),
                    "values": to_list(step.output[0].reshape(-1))}
                   for step in trace if step.name in hidden_names and isinstance(step.layer, shown)]
         last = next(step for step in trace if step.name == self.anatomy.last_hidden_name)
         if not layers or layers[-1]["name"] != last.name:
-            layers.append({"name": last.name, "layer": type(last.layer).__name__,
+            layers.append({"name": last.name, "title": self.title(last.name), "layer": type(last.layer).__name__,
                            "shape": list(last.output.shape[1:]), "values": to_list(last.output[0].reshape(-1))})
         return layers
 
     def first_layer_weights(self):
-        """What the first layer looks for: a dense layer's weights as one 28×28 image per unit, or a
-        convolution's kernels, as ``{"layer", "kind", "shape", "values"}`` (unit-major)."""
-        first = next(layer for _, layer in self.anatomy.hidden if layer.params)
-        if isinstance(first, Linear):
-            W = first.params["W"].T
-            return {"layer": "Linear", "kind": "templates", "shape": [W.shape[0], 28, 28], "values": W}
+        """What the first layer looks for (``viz.pictures.weight_images``): a dense layer's weights as one input
+        image per unit, or a convolution's kernels, as ``{"layer", "kind", "shape", "values"}``; ``values`` is
+        the stack of pictures (count, rows, columns), ``shape`` the layer's units and the picture's sizes (for a
+        convolution, its weights' shape: out, in, kh, kw)."""
+        first = first_weighted_layer(self.model)
+        if first is None:
+            raise ExplainError("this network has no dense or convolutional layer whose weights could be shown")
+        W = first.params["W"]
+        images = weight_images(W, self.input_shape)
         if isinstance(first, Conv2D):
-            W = first.params["W"]
-            return {"layer": "Conv2D", "kind": "kernels", "shape": list(W.shape), "values": W}
-        raise ExplainError(f"the first layer with weights is a {type(first).__name__}, which has no pictures")
+            return {"layer": "Conv2D", "kind": "kernels", "shape": list(W.shape), "values": images}
+        return {"layer": "Linear", "kind": "templates", "shape": list(images.shape), "values": images}
 
-    def untrained_saliency(self, pixels, class_index, seed=0):
-        """∂z_c/∂x for the same architecture with fresh random weights."""
+    def untrained_saliency(self, pixels, class_index=None, seed=0):
+        """∂z_c/∂x for the same architecture with fresh random weights, for the class c being explained (None:
+        the trained network's prediction, the class ``explain`` explains by default)."""
         class_index = self.check_class(class_index)
         x = self.as_input(pixels)
         with self.lock:
+            if class_index is None:
+                z = self.anatomy.logits_from_hidden(self.anatomy.hidden_activations(x))
+                class_index = int(np.argmax(z[0]))
             if self.twin is None:
                 self.twin = attribution.untrained_twin(self.model, seed)
             gradient, _ = attribution.saliency(self.twin, x, class_index)
         return {"class": class_index, "saliency": to_list(gradient.reshape(-1))}
+
+    def title(self, layer_name):
+        return self.titles.get(layer_name, f"layer {layer_name}")
 
     def hidden_sizes(self, x):
         with self.lock:
@@ -160,7 +175,7 @@ class Explainer:
             z = self.anatomy.logits_from_hidden(self.anatomy.hidden_activations(x))
             changed = ablation.ablated_logits(self.anatomy, x, layer_name, unit, scale)
             probabilities = self.anatomy.probabilities(changed)[0]
-        return {"layer": layer_name, "unit": int(unit), "scale": float(scale),
+        return {"layer": layer_name, "title": self.title(layer_name), "unit": int(unit), "scale": float(scale),
                 "prediction": int(np.argmax(probabilities)), "probabilities": to_list(probabilities),
                 "logits": to_list(changed[0]), "change": to_list(changed[0] - z[0])}
 
@@ -172,7 +187,8 @@ class Explainer:
         ablation.check_unit(self.anatomy, layer_name, unit, self.hidden_sizes(x[:1]))
         with self.lock:
             accuracy = ablation.accuracy_without(self.anatomy, x, y, layer_name, unit, scale, progress=progress)
-        return {"layer": layer_name, "unit": int(unit), "scale": float(scale), "accuracy": accuracy,
+        return {"layer": layer_name, "title": self.title(layer_name), "unit": int(unit), "scale": float(scale),
+                "accuracy": accuracy,
                 "accuracy_before": self.mistake_table().accuracy, "test_digits": len(y)}
 
     def neighbours(self, pixels, count=8):

@@ -3,7 +3,8 @@ hidden layer computed, and the nearest training digits.
 
 Drawn with matplotlib's object interface on the Agg renderer (no display needed); the only module of the
 explanation that imports matplotlib. Heat maps use a diverging scale centred on zero (red: raises the logit,
-blue: lowers it), each scaled to its own largest magnitude.
+blue: lowers it, as every picture of the project), each scaled to its own largest magnitude, each with its
+colour key.
 """
 import math
 
@@ -11,6 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.gridspec import GridSpecFromSubplotSpec
 
+from ..viz.pictures import COLOUR_KEY, DIVERGING
 from ..viz.plots import save_figure
 
 SHOWN_UNITS = 12
@@ -73,11 +75,19 @@ def draw_digit(axes, pixels, title):
 def draw_heat(axes, values, outline, title):
     image = as_image(values)
     limit = float(np.abs(image).max()) or 1.0
-    axes.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    shown = axes.imshow(image, cmap=DIVERGING, vmin=-limit, vmax=limit)
+    colour_key(axes, shown, [-limit, 0, limit])
     if outline is not None:
         axes.contour(as_image(outline), levels=[0.5], colors="black", linewidths=0.6)
     axes.set_title(title, fontsize=10)
     axes.set_axis_off()
+
+
+def colour_key(axes, image, ticks=None):
+    """The key of a map beside it: its colours and the values they stand for."""
+    key = axes.figure.colorbar(image, ax=axes, fraction=0.046, pad=0.03, ticks=ticks)
+    key.ax.tick_params(labelsize=6)
+    return key
 
 
 def draw_probabilities(axes, answer, names):
@@ -119,14 +129,14 @@ def draw_templates(figure, cell, explainer, answer, count=6):
         if one_hidden:
             image = weights["values"][part["unit"]].reshape(28, 28)
             limit = float(np.abs(image).max()) or 1.0
-            axes.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
+            axes.imshow(image, cmap=DIVERGING, vmin=-limit, vmax=limit)
         else:
             axes.text(0.5, 0.5, f"a = {part['activation']:.2f}", ha="center", va="center", fontsize=9)
         axes.set_title(f"unit {part['unit']}\n{part['contribution']:+.2f}", fontsize=8)
         axes.set_axis_off()
     if one_hidden:
-        figure.text(0.75, cell.get_position(figure).y1 + 0.005, "Their weight images (what each unit looks for)",
-                    ha="center", fontsize=9)
+        figure.text(0.75, cell.get_position(figure).y1 + 0.005, f"Their weight images (what each unit looks for; "
+                    f"{COLOUR_KEY}, each on its own scale)", ha="center", fontsize=9)
 
 
 def draw_units(axes, contributions, name):
@@ -141,17 +151,21 @@ def draw_units(axes, contributions, name):
 
 
 def draw_layer(figure, cell, layer):
-    """A dense layer's activations as a near-square grid; a convolution's first feature maps side by side."""
+    """A dense layer's activations as a near-square grid; a convolution's first feature maps side by side; in the
+    colours of every map (red positive, blue negative), each with its key."""
     values = np.asarray(layer["values"])
-    title = f"Layer {layer['name']} ({layer['layer']}), shape {tuple(layer['shape'])}"
+    title = f"{layer.get('title') or 'layer ' + layer['name']}, output shape {'×'.join(map(str, layer['shape']))}"
     if len(layer["shape"]) == 3:
         channels = layer["shape"][0]
         maps = values.reshape(layer["shape"])
         inner = GridSpecFromSubplotSpec(1, SHOWN_MAPS, subplot_spec=cell, wspace=0.05)
         for channel in range(min(SHOWN_MAPS, channels)):
             axes = figure.add_subplot(inner[0, channel])
-            axes.imshow(maps[channel], cmap="viridis")
+            limit = float(np.abs(maps[channel]).max()) or 1.0
+            shown = axes.imshow(maps[channel], cmap=DIVERGING, vmin=-limit, vmax=limit)
             axes.set_axis_off()
+            if channel == min(SHOWN_MAPS, channels) - 1:
+                colour_key(axes, shown)
             axes.set_title(f"map {channel}" + (f"  ({title})" if channel == 0 else ""), fontsize=7, loc="left")
         return
     axes = figure.add_subplot(cell)
@@ -159,7 +173,10 @@ def draw_layer(figure, cell, layer):
     rows = math.ceil(len(values) / width)
     grid = np.full(rows * width, np.nan)
     grid[:len(values)] = values
-    axes.imshow(grid.reshape(rows, width), cmap="viridis", aspect="auto", interpolation="nearest")
+    limit = float(np.nanmax(np.abs(values))) if len(values) and np.any(values) else 1.0
+    shown = axes.imshow(grid.reshape(rows, width), cmap=DIVERGING, vmin=-limit, vmax=limit, aspect="auto",
+                        interpolation="nearest")
+    colour_key(axes, shown)
     axes.set_title(f"{title}: {int(np.sum(values > 0))} of {len(values)} units active", fontsize=9)
     axes.set_yticks([])
     axes.set_xticks([])
@@ -169,6 +186,6 @@ def draw_neighbours(figure, cell, digits, title, names):
     inner = GridSpecFromSubplotSpec(1, len(digits), subplot_spec=cell, wspace=0.1)
     for position, digit in enumerate(digits):
         axes = figure.add_subplot(inner[0, position])
-        draw_digit(axes, digit["pixels"], f"{names[digit['label']]} (#{digit['index']})")
+        draw_digit(axes, digit["pixels"], f"{names[digit['label']]} (#{digit['index']})\nd {digit['distance']:.2f}")
         if position == 0:
             axes.text(0, 1.35, title, transform=axes.transAxes, fontsize=10, va="bottom")

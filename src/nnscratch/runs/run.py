@@ -6,10 +6,11 @@ builds the network; ``run.train(callbacks)`` fits it, keeping the best epoch's w
 ``monitor`` setting) and what a resumed run needs (``ResumePoint``); with ``weight_average``, each epoch is
 measured and judged by the moving average of the weights, and the best epoch's average is kept; with
 ``checkpoints``, every epoch but the last also writes ``NAME.checkpoint.npz``, which ``Run.resume`` continues.
-``run.save()`` writes the model and its history atomically, shielded from a second Ctrl-C, never replaces an
-existing file with a worse model (see ``guard``), and when the destination cannot be written (a full disk) keeps
-the model in the system's temporary folder instead; ``run.evaluate()`` measures every split and records the
-results in both files.
+Every run is watched by a ``Doctor`` (the caller's, when it passes one among the callbacks), whose diagnoses
+go to the history. ``run.save()`` writes the model and its history atomically, shielded from a second Ctrl-C,
+never replaces an existing file with a worse model (see ``guard``), and when the destination cannot be written
+(a full disk) keeps the model in the system's temporary folder instead; ``run.evaluate()`` measures every split
+and records the results in both files.
 Initialisation, shuffling and dropout draw from three independent streams spawned from the one seed.
 """
 import os
@@ -20,6 +21,7 @@ import numpy as np
 
 from ..averaging import SeenAveraged, WeightAverage
 from ..callbacks import Callback, EarlyStopping, MeasureEachEpoch
+from ..doctor import Doctor
 from ..presets import (
     CNN_CLASSES,
     DEFAULTS,
@@ -31,7 +33,7 @@ from ..presets import (
     is_cnn,
 )
 from ..serialization import load_checkpoint, save_model, write_json
-from ..training import History, check_data, evaluate, fit
+from ..training import DivergenceError, History, check_data, evaluate, fit
 from .checkpoint import ResumePoint, dropout_layers, split_resume_state
 from .data import check_fits, load_data, preprocessing
 from .guard import (
@@ -46,6 +48,8 @@ from .guard import (
 )
 from .settings import NETWORK_SETTINGS, SettingsError, check
 from .signals import interrupts_deferred
+
+DOCTOR_INPUT_SAMPLE = 1000  # training examples whose range the doctor checks (inputs not scaled)
 
 
 class Run:
@@ -64,6 +68,7 @@ class Run:
         self.average = weight_average(settings, average_state)
         self.resume_point = ResumePoint(model, self.optimizer, self.shuffle_rng, self.average)
         self.results, self.started, self.saved_paths = {}, time.perf_counter(), None
+        self.doctor = None      # the Doctor that watched the last call of train
         self.notes = []         # what the caller should tell the user: a file kept, a checkpoint that failed...
         self.rescued = None     # (the destination, why it could not be written) when the model went elsewhere
         self.rejected = False   # True when the run was at chance and an existing file was kept
@@ -142,7 +147,9 @@ class Run:
 
     def train(self, callbacks=()):
         """Fit for the epochs left, telling ``callbacks`` as it goes; returns the history. The best epoch's
-        weights (with ``weight_average``: the best epoch's average) are in the model afterwards."""
+        weights (with ``weight_average``: the best epoch's average) are in the model afterwards. A ``Doctor``
+        watches the run (the one among ``callbacks``, or one of its own) and records its diagnoses in the
+        history; when training diverges, the error's message ends with what the doctor saw before."""
         measures = []
         if self.data.validation is not None:
             measures.append(MeasureEachEpoch("val", *check_data(self.model, *self.data.validation)))
@@ -153,10 +160,24 @@ class Run:
             measures = [self.average, SeenAveraged(self.average, measures)]
             judges = [SeenAveraged(self.average, judges)]
         keeping = [CheckpointEachEpoch(self)] if self.checkpoints else []
-        fit(self.model, *self.data.train, self.loss, self.optimizer, epochs=self.epochs_left,
-            batch_size=self.batch_size, shuffle=self.settings["shuffle"],
-            callbacks=[*measures, *callbacks, self.resume_point, *judges, *keeping], rng=self.shuffle_rng,
-            history=self.history, transform=build_transform(self.settings))
+        callbacks = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
+        given = [callback for callback in callbacks if isinstance(callback, Doctor)]
+        self.doctor = given[0] if given else Doctor()
+        if self.doctor.inputs is None:
+            self.doctor.inputs = self.data.train[0][:DOCTOR_INPUT_SAMPLE]
+        own = [] if given else [self.doctor]  # before the callbacks that show an epoch's end, so they can tell it
+        said_before = len(self.history.diagnoses)
+        try:
+            fit(self.model, *self.data.train, self.loss, self.optimizer, epochs=self.epochs_left,
+                batch_size=self.batch_size, shuffle=self.settings["shuffle"],
+                callbacks=[*measures, *own, *callbacks, self.resume_point, *judges, *keeping], rng=self.shuffle_rng,
+                history=self.history, transform=build_transform(self.settings))
+        except DivergenceError as error:
+            said = self.history.diagnoses[said_before:]
+            if not said:
+                raise
+            raise DivergenceError(f"{error} (before that, the doctor saw: "
+                                  f"{'; '.join(diagnosis['message'] for diagnosis in said)})") from None
         return self.history
 
     @property

@@ -16,8 +16,9 @@ from matplotlib.figure import Figure
 
 from ..errors import NNScratchError
 from ..files import atomic_write
-from ..layers import Conv2D, Linear
+from ..layers import Conv2D
 from ..training import History
+from .pictures import COLOUR_KEY, DIVERGING, first_weighted_layer, weight_images
 
 
 class PlotError(NNScratchError, ValueError):
@@ -189,54 +190,41 @@ def as_square(image):
     return image.reshape(side, side)
 
 
-def first_linear(model):
-    for layer in model:
-        if isinstance(layer, Linear):
-            return layer
-    raise PlotError("the model has no Linear layer whose weights could be shown")
-
-
 def plot_weights(model, path, count=64, columns=8):
-    """What each first-layer neuron looks for: its incoming weights as an image (red positive, blue negative,
-    each neuron on its own symmetric scale)."""
-    first = next((layer for layer in model if layer.params), None)
-    if isinstance(first, Conv2D):
-        return plot_kernels(first, path, count, columns)
-    layer = first_linear(model)
-    side = math.isqrt(layer.in_features)
-    if side * side != layer.in_features:
-        raise PlotError(f"the first layer takes {layer.in_features} inputs, which is not a square image")
-    weights = layer.params["W"][:, :count].T.reshape(-1, side, side)
-    title = f"First-layer weights ({len(weights)} of {layer.out_features} neurons; red: positive, blue: negative)"
-    return plot_weight_images(weights, path, title, "neuron", columns)
-
-
-def plot_kernels(layer, path, count=64, columns=8):
-    """The kernels of a first convolution on one-channel images, one small image per output channel."""
-    if layer.in_channels != 1:
-        raise PlotError(f"the first convolution reads {layer.in_channels} channels; only one-channel kernels "
-                         f"can be drawn")
-    kernels = layer.params["W"][:count, 0]
-    height, width = layer.kernel_size
-    title = (f"First-layer kernels ({len(kernels)} of {layer.out_channels}, {height}×{width}; red: positive, "
-             f"blue: negative)")
-    return plot_weight_images(kernels, path, title, "kernel", columns)
+    """What each first-layer neuron looks for: its incoming weights as an image (``pictures.weight_images``; red
+    positive, blue negative, each neuron on its own symmetric scale), or the first convolution's kernels."""
+    layer = first_weighted_layer(model)
+    if layer is None:
+        raise PlotError("the model has no Linear or Conv2D layer whose weights could be shown")
+    images = weight_images(layer.params["W"])
+    if isinstance(layer, Conv2D):
+        height, width = layer.kernel_size
+        noun, total = "kernel", len(images)
+        title = f"First-layer kernels ({min(count, total)} of {total}, {height}×{width}; {COLOUR_KEY})"
+    else:
+        if images.shape[1] == 1:
+            raise PlotError(f"the first layer takes {layer.in_features} inputs, which is not a square image")
+        noun, total = "neuron", layer.out_features
+        title = f"First-layer weights ({min(count, total)} of {total} neurons; {COLOUR_KEY})"
+    return plot_weight_images(images[:count], path, title, noun, columns)
 
 
 def plot_weight_images(weights, path, title, noun, columns=8):
-    """Each 2-D array of ``weights`` in its own panel, on its own symmetric red-blue scale."""
+    """Each 2-D array of ``weights`` in its own panel, on its own symmetric red-blue scale, with the colour key."""
     columns = min(columns, len(weights))
     rows = math.ceil(len(weights) / columns)
-    figure = Figure(figsize=(1.25 * columns, 1.35 * rows + 0.5))
+    figure = Figure(figsize=(1.25 * columns + 0.8, 1.35 * rows + 0.5))
     axes_grid = np.atleast_1d(figure.subplots(rows, columns)).reshape(-1)
     for axes in axes_grid:
         axes.axis("off")
     for index, (axes, image) in enumerate(zip(axes_grid, weights, strict=False)):
         limit = float(np.abs(image).max()) or 1.0
-        axes.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        shown = axes.imshow(image, cmap=DIVERGING, vmin=-limit, vmax=limit)
         axes.set_title(f"{noun} {index}", fontsize=7)
+    key = figure.colorbar(shown, ax=list(axes_grid), fraction=0.03, pad=0.02, ticks=[-limit, 0, limit])
+    key.ax.set_yticklabels(["−max|w|", "0", "+max|w|"], fontsize=7)
+    key.set_label("each picture's own scale", fontsize=7)
     figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
     return save_figure(figure, path)
 
 
