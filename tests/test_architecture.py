@@ -10,8 +10,8 @@ import pytest
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "src" / "nnscratch"
 ENGINE = {"__init__", "errors", "initializers", "layers", "network", "losses", "optimizers", "schedules", "training",
           "callbacks", "metrics", "inspection", "averaging", "evaluation", "fast", "gradcheck"}
-OUTER = {"__main__", "app", "cli", "datasets", "doctor", "exercises", "explain", "files", "images", "interop", "presets",
-         "runs", "serialization", "sweep", "viz"}
+OUTER = {"__main__", "app", "cli", "datasets", "doctor", "exercises", "explain", "files", "images", "interop",
+         "presets", "runs", "serialization", "sweep", "viz"}
 STANDARD_LIBRARY_ALLOWED = {"math", "numbers", "time", "collections", "contextlib", "functools", "itertools",
                             "dataclasses", "typing", "abc", "warnings", "os", "threading", "concurrent", "types",
                             "ctypes", "glob", "copy"}  # ctypes, glob: OpenBLAS's thread setting (fast/products.py);
