@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from tabulate import tabulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -20,7 +21,8 @@ from benchlib import mnist_training_set  # noqa: E402
 
 from nnscratch.app import DrawService  # noqa: E402
 from nnscratch.app.explain_api import explain_api_for  # noqa: E402
-from nnscratch.presets import PRESETS  # noqa: E402
+from nnscratch.runs import resolve  # noqa: E402
+from nnscratch.runs.build import build_model  # noqa: E402
 from nnscratch.serialization import load_model  # noqa: E402
 
 
@@ -29,7 +31,8 @@ def main():
     parser.add_argument("model", nargs="?", help="a model file (default: the untrained mlp preset)")
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
-    model, metadata = load_model(args.model) if args.model else (PRESETS["mlp"].build(), {"input_shape": [784]})
+    untrained = (build_model(resolve(preset="mlp"), np.random.default_rng(0)), {"input_shape": [784]})
+    model, metadata = load_model(args.model) if args.model else untrained
     x, y, source = mnist_training_set()
     test = (x[-10000:], y[-10000:])
     service = DrawService(model, metadata, test_set=test)

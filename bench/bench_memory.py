@@ -18,9 +18,9 @@ import numpy as np
 
 
 def training_data():
-    from nnscratch.presets import get_preset
+    from nnscratch.runs import resolve
     from nnscratch.runs.data import load_data
-    settings = get_preset("cnn-best").full_settings()
+    settings = resolve(preset="cnn-best")
     return settings, load_data(settings)
 
 
@@ -30,7 +30,7 @@ def measured_splits(data, size=None):
 
 
 def batches(data, settings, steps):
-    from nnscratch.presets.recipes import build_transform
+    from nnscratch.runs.build import build_transform
     transform, rng = build_transform(settings), np.random.default_rng(0)
     x, y = data.train
     for _step in range(steps):
@@ -41,10 +41,10 @@ def batches(data, settings, steps):
 def train_nnscratch(steps, eval_size):
     import nnscratch as nn
     from nnscratch.fast import faster
-    from nnscratch.presets import get_preset
-    from nnscratch.presets.recipes import build_loss, build_optimizer
+    from nnscratch.runs import resolve
+    from nnscratch.runs.build import build_loss, build_model, build_optimizer
     settings, data = training_data()
-    model = get_preset("cnn-best").build()
+    model = build_model(resolve(preset="cnn-best"), np.random.default_rng(0))
     loss, optimizer = build_loss(settings), build_optimizer(settings, model)
     with model.mode(training=True), faster(model):
         for x, y in batches(data, settings, steps):

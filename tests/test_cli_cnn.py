@@ -12,9 +12,10 @@ from nnscratch.app.service import DrawService
 from nnscratch.images.prepare import load_image, prepare_digit
 from nnscratch.losses import SoftmaxCrossEntropy
 from nnscratch.optimizers import Adam
-from nnscratch.presets import DEFAULTS, build_model
 from nnscratch.runs import TrainingData
+from nnscratch.runs.build import build_model
 from nnscratch.runs.data import wants_images
+from nnscratch.runs.table import DEFAULTS
 from nnscratch.serialization import load_model, save_model
 from nnscratch.training import evaluate, fit
 
@@ -192,8 +193,8 @@ def test_resumed_cnn_run_matches_one_go(tmp_path, digits, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--layers", "784,30,10"], "--layers sets the sizes of an mlp; the cnn's are fixed but for --hidden"),
     (["--architecture", "rnn"], "--architecture must be one of mlp, cnn, cnn-small, got 'rnn'"),
-    (["--augment", "wobble"], "--augment expects a number of pixels or 'affine', got 'wobble'"),
-    (["--augment", "-1"], "--augment must be 0 to 8 pixels (or 'affine'), got -1"),
+    (["--augment", "wobble"], "--augment expects a number of pixels or 'affine' or 'elastic', got 'wobble'"),
+    (["--augment", "-1"], "--augment must be 0 to 8 pixels (or 'affine' or 'elastic'), got -1"),
     (["--hidden", "0"], "--hidden must be at least 1, got 0"),
     (["--print-every", "0"], "--print-every must be at least 1, got 0"),
 ])

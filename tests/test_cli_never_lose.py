@@ -105,7 +105,7 @@ def test_a_model_at_chance_never_replaces_an_existing_one(tmp_path, use_loader, 
 @pytest.mark.parametrize("argv, message", [
     (["--momentum", "1"], "--momentum must be in [0, 1), got 1.0"),
     (["--momentum", "-0.1"], "--momentum must be in [0, 1), got -0.1"),
-    (["--augment", "9"], "--augment must be 0 to 8 pixels (or 'affine'), got 9"),
+    (["--augment", "9"], "--augment must be 0 to 8 pixels (or 'affine' or 'elastic'), got 9"),
     (["--epochs", "1.5"], "--epochs expects a whole number, got '1.5'"),
     (["--seed", "-1"], "--seed must be >= 0, got -1"),
     (["--validation-size", "-1"], "--validation-size must be >= 0, got -1"),

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from nnscratch import cli
-from nnscratch.presets import build_loss, build_model, build_optimizer
 from nnscratch.runs import TrainingData, random_streams, resolve
+from nnscratch.runs.build import build_loss, build_model, build_optimizer
 from nnscratch.serialization import load_model
 from nnscratch.training import evaluate, train_step
 

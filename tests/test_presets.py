@@ -5,25 +5,29 @@ import numpy as np
 import pytest
 
 from nnscratch import SGD, Adam, CosineDecay, Dropout, Linear, Quadratic, Sigmoid, SoftmaxCrossEntropy
-from nnscratch.images.augment import RandomAffine, RandomShift
-from nnscratch.presets import (
-    DEFAULTS,
-    PRESETS,
-    build_loss,
-    build_model,
-    build_optimizer,
-    build_transform,
-    get_preset,
-    input_shape,
-)
+from nnscratch.images.augment import ElasticDistortion, RandomAffine, RandomShift
+from nnscratch.presets import PRESETS, get_preset
+from nnscratch.runs import resolve
+from nnscratch.runs.build import build_loss, build_model, build_optimizer, build_transform, input_shape
+from nnscratch.runs.table import DEFAULTS
+
+
+def settings_of(name):
+    """A preset's checked settings: the table's defaults, then the preset's."""
+    return resolve(preset=name)
+
+
+def built(name):
+    """A preset's untrained network, initialised from its own seed."""
+    settings = settings_of(name)
+    return build_model(settings, np.random.default_rng(settings["seed"]))
 
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_every_preset_builds_its_layer_sizes(name):
     preset = PRESETS[name]
     assert set(preset.settings) <= set(DEFAULTS), set(preset.settings) - set(DEFAULTS)
-    settings = preset.full_settings()
-    model = preset.build()
+    settings, model = settings_of(name), built(name)
     if settings["architecture"] == "mlp":
         sizes = [(layer.in_features, layer.out_features) for layer in model if isinstance(layer, Linear)]
         assert sizes == list(zip(settings["layers"][:-1], settings["layers"][1:], strict=True))
@@ -35,7 +39,7 @@ def test_every_preset_builds_its_layer_sizes(name):
 
 
 def test_nielsen_is_sigmoid_everywhere_quadratic_normal_sgd():
-    settings = get_preset("nielsen").full_settings()
+    settings = settings_of("nielsen")
     model = build_model(settings, np.random.default_rng(0))
     assert [type(layer).__name__ for layer in model] == ["Linear", "Sigmoid", "Linear", "Sigmoid"]
     assert isinstance(model[-1], Sigmoid) and isinstance(build_loss(settings), Quadratic)
@@ -47,7 +51,7 @@ def test_nielsen_is_sigmoid_everywhere_quadratic_normal_sgd():
 
 
 def test_mlp_large_uses_dropout_adam_cosine_and_shifts():
-    settings = get_preset("mlp-large").full_settings()
+    settings = settings_of("mlp-large")
     model = build_model(settings, np.random.default_rng(0))
     assert sum(isinstance(layer, Dropout) for layer in model) == len(settings["layers"]) - 2
     assert isinstance(build_loss(settings), SoftmaxCrossEntropy)
@@ -59,41 +63,47 @@ def test_mlp_large_uses_dropout_adam_cosine_and_shifts():
 def test_cnn_presets_are_the_convolutional_networks_they_describe():
     names = ["Conv2D", "MaxPool2D", "ReLU", "Conv2D", "MaxPool2D", "ReLU", "Flatten", "Linear", "ReLU", "Dropout",
              "Linear"]
-    cnn = get_preset("cnn").build()
+    cnn = built("cnn")
     assert [type(layer).__name__ for layer in cnn] == names
     assert (cnn[7].in_features, cnn[7].out_features, cnn[9].p) == (1024, 128, 0.25)
-    best = get_preset("cnn-best").build()
+    best = built("cnn-best")
     assert [type(layer).__name__ for layer in best] == [
         "Conv2D", "BatchNorm", "MaxPool2D", "ReLU", "Conv2D", "BatchNorm", "MaxPool2D", "ReLU", "Flatten", "Linear",
         "BatchNorm", "ReLU", "Dropout", "Linear"]
     assert best[9].out_features == 256 and best[10].num_features == 256
     for name, lr, epochs in (("cnn", 1e-3, 6), ("cnn-best", 2e-3, 30)):
-        settings = get_preset(name).full_settings()
-        optimizer = build_optimizer(settings, get_preset(name).build())
+        settings = settings_of(name)
+        optimizer = build_optimizer(settings, built(name))
         assert isinstance(optimizer, Adam) and isinstance(optimizer.schedule, CosineDecay)
         assert optimizer.lr == lr and settings["epochs"] == epochs and settings["batch_size"] == 128
         assert input_shape(settings) == [1, 28, 28]
-    assert build_transform(get_preset("cnn").full_settings()) is None
-    affine = build_transform(get_preset("cnn-best").full_settings())
+    assert build_transform(settings_of("cnn")) is None
+    affine = build_transform(settings_of("cnn-best"))
     assert isinstance(affine, RandomAffine)
     assert (affine.shift, affine.rotation, affine.scale) == (2.0, 10.0, 0.1)
+
+
+def test_cnn_elastic_bends_then_moves_each_image():
+    bend, move = build_transform(settings_of("cnn-elastic")).transforms
+    assert isinstance(bend, ElasticDistortion) and (bend.alpha, bend.grid) == (1.5, 4)
+    assert isinstance(move, RandomAffine) and (move.shift, move.rotation, move.scale) == (2.0, 10.0, 0.1)
 
 
 def test_build_transform_and_architecture_names():
     assert build_transform({"augment": 0}) is None
     shift = build_transform({"augment": 2})
     assert isinstance(shift, RandomShift) and shift.max_shift == 2
-    with pytest.raises(ValueError, match="augment must be a number of pixels or 'affine', got 'wobble'"):
+    with pytest.raises(ValueError, match="augment must be a number of pixels, 'affine' or 'elastic', got 'wobble'"):
         build_transform({"augment": "wobble"})
     with pytest.raises(ValueError, match="unknown architecture 'rnn'; known: mlp, cnn"):
         build_model({**DEFAULTS, "architecture": "rnn"}, np.random.default_rng(0))
 
 
 def test_nielsen_eta10_follows_the_original_recipe():
-    settings = get_preset("nielsen-eta10").full_settings()
+    settings = settings_of("nielsen-eta10")
     assert settings["lr"] == 10.0 and settings["epochs"] == 19 and settings["validation_size"] == 0
     assert settings["report_test_each_epoch"] and settings["evaluate_before"] and settings["batch_size"] == 10
-    assert get_preset("full-batch").full_settings()["print_every"] == 10
+    assert settings_of("full-batch")["print_every"] == 10
 
 
 def test_unknown_preset_lists_known_ones():

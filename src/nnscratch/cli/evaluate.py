@@ -7,10 +7,10 @@ import math
 from tabulate import tabulate
 
 from ..metrics import confusion_matrix, precision_recall
-from ..presets import DEFAULTS
 from ..runs import data as run_data
 from ..runs.data import check_fits
-from ..runs.settings import SettingsError
+from ..runs.settings import SettingsError, saved_settings
+from ..runs.table import DEFAULTS
 from ..serialization import Ensemble, input_shape_of, load_models
 from ..training import evaluate
 from . import CommandError
@@ -36,15 +36,10 @@ def run(args):
         check_writable_folder(args.plots, "--plots")
     model, metadata = load_models(args.models)
     args.model = " + ".join(args.models)
-    settings = dict(DEFAULTS)
-    settings.update((metadata.get("training") or {}).get("settings") or {})
-    settings.update({"dataset": args.dataset or metadata.get("dataset") or settings["dataset"], "train_size": None})
-    if args.data:
-        settings["data"] = args.data
-    if args.split == "test":  # the test split does not depend on how much of the training data was held out
-        settings["validation_size"] = 0
-    elif args.split == "validation" and not settings["validation_size"]:
-        settings["validation_size"] = DEFAULTS["validation_size"]
+    recorded = (metadata.get("training") or {}).get("settings") or {}
+    chosen = {"dataset": args.dataset or recorded.get("dataset") or metadata.get("dataset"), "data": args.data}
+    settings = saved_settings(recorded, **{name: value for name, value in chosen.items() if value},
+                              train_size=None, validation_size=held_out(recorded, args.split))
     shape = input_shape_of(model, metadata)
     settings["input_shape"] = list(shape) if shape else None  # images (N, 1, 28, 28) for a convolutional model
     data = load_split_data(settings, args)
@@ -77,6 +72,16 @@ def run(args):
                                       data.class_names)
         print(f"\nSaved {' and '.join(paths)}")
     return 0
+
+
+def held_out(recorded, split):
+    """How many training examples to hold out for validation when measuring ``split``: none for the test split
+    (it does not depend on the cut), the training run's own number for the train split, and for the validation
+    split that number or, when the run held out none, the table's default (so that there is one to measure)."""
+    if split == "test":
+        return 0
+    validation_size = recorded.get("validation_size", DEFAULTS["validation_size"])
+    return (validation_size or DEFAULTS["validation_size"]) if split == "validation" else validation_size
 
 
 def load_split_data(settings, args):

@@ -2,6 +2,7 @@
 from tabulate import tabulate
 
 from ..presets import PRESETS, get_preset
+from ..runs.table import DEFAULTS
 
 
 def add_parser(subparsers):
@@ -16,7 +17,7 @@ def run(args):
         preset = get_preset(args.name)
         print(f"{preset.name}: {preset.description}\nReproduces: {preset.reproduces}\n"
               f"Expected: {preset.expected}; measured: {preset.measured}\n")
-        settings = preset.full_settings()
+        settings = {**DEFAULTS, **preset.settings}
         print(tabulate([[key, settings[key]] for key in settings], tablefmt="plain"))
         print(f"\nTrain it with: nnscratch train --preset {preset.name}")
         return 0

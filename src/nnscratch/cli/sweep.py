@@ -10,8 +10,8 @@ trial is one line with its error and the sweep goes on; when every trial has fai
 import os
 import sys
 
-from ..presets import DEFAULTS, PRESETS
-from ..runs import SETTINGS, flag
+from ..presets import PRESETS
+from ..runs.table import add_flags
 from .train import given_settings
 
 
@@ -40,17 +40,7 @@ def add_parser(subparsers):
                         help="seed of the sampler (the training's own seed is --seed)")
     parser.add_argument("--quiet", action="store_true", help="no line per trial")
     parser.add_argument("--preset", help=f"start from a preset ({', '.join(PRESETS)}); flags override it")
-    for name, (kind, text) in SETTINGS.items():
-        if kind == "switch":
-            continue
-        default = DEFAULTS[name]
-        shown = ",".join(map(str, default)) if isinstance(default, list) else default
-        parser.add_argument(flag(name), dest=name, default=None, metavar=name.upper(),
-                            help=f"fixed for every trial: {text} (default: {shown})".replace("%", "%%"))
-    parser.add_argument("--batch-norm", dest="batch_norm", action="store_true", default=None,
-                        help=SETTINGS["batch_norm"][1])
-    parser.add_argument("--no-shuffle", dest="shuffle", action="store_false", default=None,
-                        help="take the batches in file order")
+    add_flags(parser, skip=("report_test_each_epoch", "evaluate_before"), prefix="fixed for every trial: ")
     parser.set_defaults(run=run)
 
 

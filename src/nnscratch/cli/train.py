@@ -14,11 +14,12 @@ import signal
 import sys
 
 from ..datasets import default_cache_dir
-from ..presets import DEFAULTS, PRESETS
-from ..runs import SETTINGS, Run, check_destination, flag, resolve, signals_stop_training
+from ..presets import PRESETS
+from ..runs import Run, check_destination, resolve, signals_stop_training
 from ..runs.guard import Claim, out_of_checkpoint
 from ..runs.run import check_resume_source
 from ..runs.signals import SIGNAL_NAMES
+from ..runs.table import add_flags, given_by_flags
 from ..training import evaluate
 from .console import ConsoleProgress, banner, percent, results_table
 
@@ -33,21 +34,7 @@ def add_parser(subparsers):
     parser = subparsers.add_parser("train", help="train a network (flags or --preset) and save it",
                                    description=__doc__.splitlines()[0])
     parser.add_argument("--preset", help=f"start from a preset ({', '.join(PRESETS)}); flags override it")
-    for name, (kind, text) in SETTINGS.items():
-        default = DEFAULTS[name]
-        if kind == "switch":
-            continue
-        shown = ",".join(map(str, default)) if isinstance(default, list) else default
-        help_text = f"{text} (default: {shown})".replace("%", "%%")  # argparse formats help with %
-        parser.add_argument(flag(name), dest=name, default=None, metavar=name.upper(), help=help_text)
-    parser.add_argument("--batch-norm", dest="batch_norm", action="store_true", default=None,
-                        help=SETTINGS["batch_norm"][1])
-    parser.add_argument("--no-shuffle", dest="shuffle", action="store_false", default=None,
-                        help="take the batches in file order (default: shuffle every epoch)")
-    parser.add_argument("--report-test-each-epoch", dest="report_test_each_epoch", action="store_true",
-                        default=None, help="show the test accuracy on every epoch line, as Nielsen's network did")
-    parser.add_argument("--evaluate-before", dest="evaluate_before", action="store_true", default=None,
-                        help="print the test accuracy before training too")
+    add_flags(parser)  # one flag for each row of the settings table (runs/table.py)
     parser.add_argument("--out", metavar="MODEL", help="model file to write, ending in .npz (default: "
                         "models/PRESET.npz or models/model.npz); the history goes beside it as .history.json")
     parser.add_argument("--resume", metavar="MODEL", help="continue the run saved in MODEL (a model file or its "
@@ -61,9 +48,7 @@ def add_parser(subparsers):
     parser.set_defaults(run=run)
 
 
-def given_settings(args):
-    """The settings named on the command line (flags left out are None)."""
-    return {name: getattr(args, name) for name in SETTINGS if getattr(args, name, None) is not None}
+given_settings = given_by_flags  # the settings named on the command line (flags left out are None)
 
 
 def run(args):

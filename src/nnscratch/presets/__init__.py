@@ -1,28 +1,7 @@
-"""Named training recipes (``recipes``): from the classic from-scratch networks to our best convolutional
-network, with the settings every run starts from and the functions that turn settings into a model, a loss,
-an optimizer and an augmentation."""
-from .recipes import (
-                      AFFINE,
-                      ARCHITECTURES,
-                      CNN_CLASSES,
-                      CNN_INPUT_SHAPE,
-                      CONVOLUTIONS,
-                      DEFAULTS,
-                      PRESETS,
-                      SCHEDULES,
-                      Preset,
-                      build_cnn,
-                      build_loss,
-                      build_mlp,
-                      build_model,
-                      build_optimizer,
-                      build_schedule,
-                      build_transform,
-                      get_preset,
-                      input_shape,
-                      is_cnn,
-)
+"""Named training recipes (``recipes``), from the classic from-scratch networks to our best convolutional
+network, and those that go wrong on purpose (``broken``): data only. The settings every run starts from are the
+table in ``runs.table``; the functions that turn settings into a model, a loss, an optimizer and an augmentation
+are in ``runs.build``."""
+from .recipes import PRESETS, Preset, get_preset
 
-__all__ = ["AFFINE", "ARCHITECTURES", "CNN_CLASSES", "CNN_INPUT_SHAPE", "CONVOLUTIONS", "DEFAULTS", "PRESETS",
-           "SCHEDULES", "Preset", "build_cnn", "build_loss", "build_mlp", "build_model", "build_optimizer",
-           "build_schedule", "build_transform", "get_preset", "input_shape", "is_cnn"]
+__all__ = ["PRESETS", "Preset", "get_preset"]

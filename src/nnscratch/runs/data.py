@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..presets import is_cnn
+from .build import is_cnn
 from .settings import SettingsError
 
 LINES_TEST_SIZE = 10000

@@ -22,18 +22,9 @@ import numpy as np
 from ..averaging import SeenAveraged, WeightAverage
 from ..callbacks import Callback, EarlyStopping, MeasureEachEpoch
 from ..doctor import Doctor
-from ..presets import (
-    CNN_CLASSES,
-    DEFAULTS,
-    build_loss,
-    build_model,
-    build_optimizer,
-    build_transform,
-    input_shape,
-    is_cnn,
-)
 from ..serialization import load_checkpoint, save_model, write_json
 from ..training import DivergenceError, History, check_data, evaluate, fit
+from .build import CNN_CLASSES, build_loss, build_model, build_optimizer, build_transform, input_shape, is_cnn
 from .checkpoint import ResumePoint, dropout_layers, split_resume_state
 from .data import check_fits, load_data, preprocessing
 from .guard import (
@@ -46,7 +37,7 @@ from .guard import (
     stem,
     validation_examples,
 )
-from .settings import NETWORK_SETTINGS, SettingsError, check
+from .settings import DEFAULTS, NETWORK_SETTINGS, SettingsError, check
 from .signals import interrupts_deferred
 
 DOCTOR_INPUT_SAMPLE = 1000  # training examples whose range the doctor checks (inputs not scaled)

@@ -10,7 +10,7 @@ space; ``Param.suggest`` asks an Optuna trial for a value without importing Optu
 from dataclasses import dataclass
 
 from ..errors import NNScratchError
-from ..runs import SETTINGS
+from ..runs.table import SETTINGS
 
 KINDS = ("loguniform", "uniform", "int", "choice")
 
