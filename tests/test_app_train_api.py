@@ -236,7 +236,9 @@ def test_pause_step_change_resume_and_stop(server, tmp_path):
     ({"lr": 0}, "lr must be a positive number"), ({"lr": -0.1}, "lr must be"), ({"lr": "0.1"}, "lr must be"),
     ({"lr": True}, "lr must be"), ({"lr": 1e9}, "lr must be"), ({"batch_size": 0}, "batch_size must be"),
     ({"batch_size": 1.5}, "batch_size must be"), ({"batch_size": 601}, "in 1..600"),
-    ({"momentum": 0.9}, "only lr and batch_size"), ({}, "give lr, batch_size or both"),
+    ({"momentum": 0.9}, "only lr, batch_size, steps_per_second can change"), ({}, "give lr, batch_size"),
+    ({"steps_per_second": -1}, "steps_per_second must be"), ({"steps_per_second": "fast"}, "steps_per_second must"),
+    ({"steps_per_second": 1e9}, "steps_per_second must be"),
 ])
 def test_settings_out_of_range_are_refused_during_a_run(server, change, message):
     assert post(server, "/api/train", {**SMALL, "epochs": 200})[0] == 202
@@ -246,6 +248,42 @@ def test_settings_out_of_range_are_refused_during_a_run(server, change, message)
     assert post(server, "/api/train/stop")[0] == 202
     ended = wait_for(server, lambda answer: answer["state"] == "stopped", what="stopping")
     assert ended["marks"] == []
+
+
+def test_the_speed_control_holds_a_run_to_its_steps_per_second_and_can_be_lifted(server):
+    assert post(server, "/api/train", {**SMALL, "epochs": 200})[0] == 202
+    wait_for(server, lambda answer: answer["step"] >= 2, what="two batches")
+    status, answer = post(server, "/api/train/settings", {"steps_per_second": 1})
+    assert status == 202, answer
+    limited = wait_for(server, lambda answer: answer["steps_per_second"] == 1, what="the limit to show")
+    time.sleep(1.2)   # the step a snapshot shows may lag a few fast batches; at one batch a second, it catches up
+    before = history(server)["step"]
+    time.sleep(1.5)   # at most one batch a second: in 1.5 s at most two more, and one not yet shown before
+    assert history(server)["step"] <= before + 3, (before, history(server)["step"])
+    assert limited["marks"] == [], "a speed limit is not a setting of the run: it is not marked on the curves"
+    assert post(server, "/api/train/settings", {"steps_per_second": 0})[0] == 202
+    lifted = wait_for(server, lambda answer: answer["steps_per_second"] is None, what="the limit to go")
+    wait_for(server, lambda answer: answer["step"] >= lifted["step"] + 20, what="full speed again")
+    assert post(server, "/api/train/stop")[0] == 202
+    wait_for(server, lambda answer: answer["state"] == "stopped", what="stopping")
+
+
+def test_the_doctors_diagnoses_reach_the_health_strip(server):
+    from nnscratch.doctor import CODES
+    assert post(server, "/api/train", {"preset": "broken-lr", "train_size": 600, "epochs": 1})[0] == 202
+    ended = wait_for(server, lambda answer: answer["state"] in ("done", "error"), what="the run to end")
+    assert ended["diagnoses"], f"no diagnosis for lr 3.0 (the run ended {ended['state']}: {ended['message']})"
+    first = ended["diagnoses"][0]
+    assert set(first) == {"step", "epoch", "code", "message"} and first["code"] in CODES, first
+    assert first["code"] == "lr-too-large", ended["diagnoses"]
+
+
+def test_the_options_offer_every_architecture_the_presets_use(server):
+    from nnscratch.presets import PRESETS
+    options = request(server, "GET", "/api/train/options")[2]
+    used = {preset.settings.get("architecture", "mlp") for preset in PRESETS.values()}
+    assert used <= set(options["architectures"]), (used, options["architectures"])
+    assert "cnn-small" in options["architectures"]
 
 
 def test_step_at_the_end_and_stop_during_evaluation_conflict(server, monkeypatch):
@@ -462,3 +500,11 @@ def test_ctrl_c_on_the_server_during_a_run_saves_it(tmp_path):
     assert len(saved) == 1 and len(list((tmp_path / "models").glob("*.history.json"))) == 1
     model, metadata = load_model(saved[0])
     assert metadata["dataset"] == "lines"
+
+
+def test_the_health_hint_does_not_call_math_md_s_best_learning_rate_too_large():
+    """SGD at lr 0.1 on 784-100-10 (math.md's best rate, 93.6 %) moves the weights by 0.9-1.8e-2 of their size per
+    step; a rate five times larger measures 0.13 at first."""
+    from nnscratch.app.watch import hints
+    assert hints(1.8e-2, None) == []
+    assert "too large" in hints(0.13, None)[0]

@@ -2,6 +2,7 @@
 small run on small fake digits, watch the curve grow and the mosaic change, change the learning rate, pause,
 step, resume and stop; the saved model then answers in the Draw view. Skips without Chromium or playwright.
 Set ``NNSCRATCH_TRAIN_SCREENSHOT=path.png`` to keep the screenshot of the Train view mid-run."""
+import json
 import os
 import re
 import threading
@@ -196,3 +197,120 @@ def test_a_finished_run_joins_the_model_picker_and_the_draw_view_keeps_its_model
             server.shutdown()
             server.server_close()
     assert not errors, f"the page reported errors: {errors}"
+
+
+def blue_line_pixels(page):
+    """How many pixels of the loss chart are drawn in the smoothed line's blue (#2f6fdf), read from the canvas."""
+    return page.evaluate("""() => {
+        const canvas = document.getElementById('curves');
+        const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        let count = 0;
+        for (let i = 0; i < data.length; i += 4) {
+            if (Math.abs(data[i] - 47) < 30 && Math.abs(data[i + 1] - 111) < 30 && Math.abs(data[i + 2] - 223) < 30
+                && data[i + 3] > 200) count++;
+        }
+        return count;
+    }""")
+
+
+def test_the_loss_chart_keeps_drawing_across_gaps_in_the_losses(page):
+    # A long run on 50,000 images sends more batches between two ticks than a tick carries: the client's loss
+    # array then has holes (batches no tick carried). Feed such an array and redraw: the line skips the holes.
+    page.evaluate("""() => {
+        const run = nnscratchTrain.state();
+        run.losses = [];
+        for (let step = 0; step < 3000; step++) if (step % 700 < 400) run.losses[step] = 2.3 * Math.exp(-step / 900);
+        run.snapshot = { step: 3000 };
+        document.dispatchEvent(new CustomEvent('nnscratch:view', { detail: 'train' }));
+    }""")
+    expect(page.locator("#curves")).to_have_attribute("data-points", str(sum(step % 700 < 400 for step in range(3000))))
+    assert blue_line_pixels(page) > 200, "the loss line was not drawn"
+    assert not page.errors, page.errors
+
+
+def test_the_cnn_fast_preset_fills_the_network_box_and_the_mosaic_says_red_is_positive(page):
+    page.select_option("#set-preset", "cnn-fast")
+    assert page.locator("#set-architecture").input_value() == "cnn-small"
+    expect(page.locator("#set-layers")).to_be_disabled()
+    expect(page.locator("#replay-label")).to_contain_text("red: positive weights, blue: negative")
+
+
+def test_on_a_phone_the_charts_text_is_drawn_larger_to_stay_readable(server):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            phone = browser.new_page(viewport={"width": 375, "height": 740})
+            phone.goto(server.url + "#train")
+            phone.evaluate("nnscratchTrain.ready")
+            curves = phone.locator("#curves")
+            expect(curves).to_have_attribute("data-font-pixels", re.compile(r"\d+"))
+            shown = curves.bounding_box()["width"]
+            size = int(curves.get_attribute("data-font-pixels"))
+            assert size * shown / 640 >= 10.5, f"{size} canvas px shown at {shown} of 640: {size * shown / 640:.1f} px"
+        finally:
+            browser.close()
+
+
+def test_the_step_view_of_a_paused_run_checks_a_hand_calculation(page, tmp_path):
+    page.fill("#set-layers", "784,12,10")
+    page.fill("#set-train_size", "1000")
+    page.fill("#set-epochs", "200")
+    page.click("#train-start")
+    status = page.locator("#train-status")
+    expect(status).to_have_attribute("data-state", "running")
+    expect(page.locator("#step-open")).to_be_disabled()
+    page.click("#train-pause")
+    expect(status).to_have_attribute("data-state", "paused")
+    page.click("#step-open")
+    view = page.locator("#step-view")
+    expect(view).to_be_visible()
+    expect(view).to_have_attribute("data-step", re.compile(r"\d+"))
+
+    # the path: a pixel of the input, a hidden unit, an output; each click takes the step again along it
+    picture = page.locator("#step-input")
+    box = picture.bounding_box()
+    picture.click(position={"x": box["width"] * (14.5 / 28), "y": box["height"] * (10.5 / 28)})
+    expect(page.locator("#step-view .step-picker").first).to_contain_text(f"input pixel {10 * 28 + 14}")
+    page.click(".step-units-hidden .step-unit[data-unit='3']")
+    expect(page.locator(".step-units-hidden .step-unit.chosen")).to_have_attribute("data-unit", "3")
+    page.click(".step-units-output .step-unit[data-unit='4']")
+    expect(page.locator(".step-units-output .step-unit.chosen")).to_have_attribute("data-unit", "4")
+    shown = page.evaluate("nnscratchStep.shown()")
+    assert shown["path"]["input"] == 294 and shown["path"]["hidden"] == 3 and shown["path"]["output"] == 4
+
+    def row(section, symbol):
+        return next(row for row in shown["rows"] if row["section"] == section and row["symbol"] == symbol)
+
+    z1, delta1, weight = row("forward", "Z⁽¹⁾"), row("backward", "∂L/∂Z⁽¹⁾"), row("backward", "∂L/∂W⁽¹⁾")
+    grad_a1 = row("backward", "∂L/∂A⁽¹⁾")
+    assert z1["path_entry"] == [3] and weight["path_entry"] == [294, 3]
+
+    def on_path(row):
+        return next(cell["value"] for cell in row["cells"] if cell["entry"] == row["path_entry"])
+
+    def type_into(row, text):
+        entry = json.dumps(row["path_entry"], separators=(",", ":"))   # as JSON.stringify writes it
+        cell = page.locator(f"input.typed[data-row='{row['index']}'][data-entry='{entry}']")
+        cell.fill(text)
+        cell.press("Enter")
+        verdict = cell.locator("xpath=following-sibling::span[contains(@class, 'verdict')]")
+        expect(verdict).to_have_attribute("data-right", re.compile("true|false"))
+        return verdict
+
+    for quantity in (z1, delta1, weight):
+        verdict = type_into(quantity, f"{on_path(quantity):.8g}")
+        expect(verdict).to_have_attribute("data-right", "true")
+        expect(verdict).to_contain_text("right")
+    wrong = type_into(z1, f"{-on_path(z1) - 1:.6f}")
+    expect(wrong).to_have_attribute("data-right", "false")
+    forgot = on_path(grad_a1)     # ∂L/∂A for unit 3 where δ = ∂L/∂A ⊙ ReLU′(z) belongs
+    if on_path(delta1) != forgot:  # the unit was off (z ≤ 0): forgetting the mask gives another value
+        verdict = type_into(delta1, f"{forgot:.8g}")
+        expect(verdict).to_have_attribute("data-right", "false")
+        expect(verdict).to_contain_text("hidden unit 3")
+    verdict = type_into(weight, f"{-on_path(weight):.8g}" if on_path(weight) else "1")
+    expect(verdict).to_have_attribute("data-right", "false")
+    path = os.environ.get("NNSCRATCH_STEP_SCREENSHOT") or str(tmp_path / "step.png")
+    view.screenshot(path=path)
+    page.click("#train-stop")
+    expect(status).to_have_attribute("data-state", "stopped")

@@ -6,8 +6,10 @@ and the first layer's weights (the replay keeps about ``REPLAY_FRAMES`` of them,
 It runs in the training thread and shares the ``TrainingSession``'s lock with the HTTP threads; everything it
 publishes is a copy.
 """
+import copy
 import math
 import time
+from dataclasses import dataclass
 
 from ..callbacks import Callback
 from ..schedules import Constant
@@ -18,6 +20,20 @@ SUBSET_SIZE = 1000
 RECENT_LOSSES = 256          # batch losses carried by each tick (a client that missed ticks merges by step)
 REPLAY_FRAMES = 100
 LIVE_SECONDS = 1.0           # how often the draw view's copy of the weights is refreshed during a run
+
+
+@dataclass(frozen=True)
+class PausedExample:
+    """What the Step view steps on while a run is paused: a copy of the network as it is, the first example of
+    the batch it trains next (its index in the training set, before any augmentation), the loss and η."""
+
+    model: object
+    x: object          # one example with its batch axis of 1, in the shape the model takes
+    label: object      # the class (or, for targets given as rows, the row)
+    index: int
+    loss: object
+    lr: float
+    step: int           # the batch it is the first example of (from 1)
 
 
 class PageControl(Callback):
@@ -31,9 +47,11 @@ class PageControl(Callback):
         self.step, self.new_losses, self.last_publish = 0, [], 0.0
         self.probe_seconds, self.started = 0.0, time.perf_counter()
         self.measure_next, self.health_report, self.last_live = False, (), -LIVE_SECONDS
+        self.last_batch_start = 0.0
 
     def on_train_begin(self, state):
         self.training_state = state
+        self.keep_shuffle_state()
         self.probe(state)
         self.publish(state)
 
@@ -41,14 +59,17 @@ class PageControl(Callback):
         session = self.session
         with session.lock:
             self.apply_changes(state)
+            self.keep_speed()
             while session.paused and session.step_budget == 0 and not session.stop_requested:
                 if session.snapshot.state != "paused" or session.snapshot.step != self.step:
+                    session.hold_example_locked(self.next_example(state))
                     self.publish_locked(state, "paused")
                 session.changed.wait()
                 self.apply_changes(state)
             if session.stop_requested:
                 state.stop = True
                 return
+            session.hold_example_locked(None)
             if session.paused:
                 session.step_budget -= 1
             if session.snapshot.state != "running" and not session.paused:
@@ -57,6 +78,17 @@ class PageControl(Callback):
         self.measure_next = (self.step + 1) % self.session.probe_every == 0 and self.probe_affordable()
         if self.measure_next:
             self.health.before_update()
+
+    def keep_speed(self):
+        """Under the speed control, wait (the session's lock held, released while waiting) until this batch may
+        start: ``1 / steps_per_second`` seconds after the last one started. Any control wakes it early."""
+        session = self.session
+        while session.steps_per_second and not (session.stop_requested or session.paused or session.pending):
+            left = self.last_batch_start + 1.0 / session.steps_per_second - time.perf_counter()
+            if left <= 0:
+                break
+            session.changed.wait(left)
+        self.last_batch_start = time.perf_counter()
 
     def apply_changes(self, state):
         pending = self.session.pending
@@ -82,9 +114,27 @@ class PageControl(Callback):
             self.publish(state)
 
     def on_epoch_end(self, state):
+        self.keep_shuffle_state()
         with self.session.lock:
             self.session.epoch_records.append(dict(state.record))
             self.publish_locked(state, epoch_ends=self.session.snapshot.epoch_ends + (self.step,))
+
+    def keep_shuffle_state(self):
+        """Copy the shuffling generator before ``fit`` draws the next epoch's order from it, so that the order (and
+        with it the next batch's first example) can be drawn again here without touching the run's generator."""
+        self.shuffle_state, self.order = copy.deepcopy(self.run.shuffle_rng), None
+
+    def next_example(self, state):
+        """The ``PausedExample`` of the batch about to be trained: ``fit`` takes rows ``position ...`` of this
+        epoch's permutation (drawn again from the copied generator), or of the data in order without shuffling."""
+        x, y = self.run.data.train
+        if self.order is None:
+            shuffle = self.run.settings.get("shuffle", True)
+            self.order = copy.deepcopy(self.shuffle_state).permutation(len(x)) if shuffle else False
+        index = int(self.order[state.position]) if self.order is not False else int(state.position)
+        return PausedExample(state.model.clone(), x[index:index + 1].astype(state.model.dtype, copy=False),
+                             int(y[index]) if y.ndim == 1 else y[index], index, state.loss, float(state.optimizer.lr),
+                             self.step + 1)
 
     def probe_affordable(self):
         """Whether measuring now keeps the measurements under ``probe_share`` of the time spent training."""

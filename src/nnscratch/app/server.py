@@ -1,7 +1,9 @@
 """The page's web server: the Python standard library's threading HTTP server, for one local user.
 
 It serves the page's static files (the page, its scripts and its style sheet, read once at start-up; no path a
-client sends ever reaches the file system) and a small API. The draw view:
+client sends ever reaches the file system) and a small API, one route table: ``ROUTES`` maps a path and a method to
+a ``handler(request) -> (status, payload)``, ``PREFIXES`` a family of paths to the module that answers them, and
+``request.Request`` is where what a request carries is read and checked. The draw view:
 
 - ``GET /api/model``: the model's name, architecture, size and test accuracy (``{"name": null, "message"}`` while
   there is no model yet); for an ensemble of several models, ``members`` lists each (the page answers with the
@@ -36,6 +38,10 @@ The Train view (``train_api``, on a ``TrainingSession``; one run at a time, trai
   ``X-Replay-Versions``; ``GET /api/train/history``: everything of the run so far; ``GET /api/train/options``:
   the presets and defaults.
 
+The Step view (``step_api``, see its docstring): ``GET /api/step?example=NAME``, ``POST /api/step`` (every number of
+one SGD step on the paused run's next example, a drawn digit, or Mazur's or the worked example) and
+``POST /api/step/check`` (a learner's hand calculation of one entry, checked).
+
 The "look inside" views: ``/api/explain...``, routed to ``explain_api`` (see its docstring) on a copy of the
 current model; for an ensemble, on the member that ``?member=K`` names.
 
@@ -58,8 +64,9 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from . import picker, train_api
+from . import picker, step_api, train_api
 from .bodies import RequestError, read_body, read_drawing
+from .request import Bytes, Request, whole_number_text
 from .training_session import TrainingSession
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -113,6 +120,7 @@ class DrawServer(ThreadingHTTPServer):
         self.test_sets, self.test_sets_lock = {}, threading.Lock()
         self.log = log
         self.training = training or TrainingSession(models_dir, on_saved=self.use_run, log=log)
+        self.step_api = step_api.StepApi(self.training)
         self.shutting_down = False
         self.listeners, self.listeners_lock = 0, threading.Lock()
         self.explainers, self.services_lock = (None, None), threading.Lock()
@@ -270,8 +278,98 @@ def host_is_allowed(server, host_header):
     return False
 
 
+# ---- the routes: each handler(request) -> (status, payload) -----------------------------------------------------
+
+def describe_model(request):
+    service = request.server.draw_service()
+    return 200, service.describe() if service else {"name": None, "message": NO_MODEL}
+
+
+def choose_model(request):
+    entry_id = request.json('a JSON object {"id": ...}').get("id")
+    if not isinstance(entry_id, str):
+        raise RequestError(400, f"id must be one of the ids GET /api/models lists, got {str(entry_id)[:40]}")
+    picker.choose(request.server, entry_id)
+    service = request.server.draw_service()
+    return 200, service.describe() if service else {"name": None}
+
+
+def list_models(request):
+    return 200, picker.listing(request.server)
+
+
+def test_digit(request):
+    fields = request.fields({"index"}, "the only query parameter is index=N")
+    index = whole_number_text(fields["index"], "index") if "index" in fields else None
+    try:
+        return 200, draw_service(request, 503).test_digit(index)
+    except IndexError as error:
+        raise RequestError(400, str(error)) from None
+    except LookupError as error:
+        raise RequestError(503, str(error)) from None
+
+
+def predict(request):
+    image = read_drawing(request.content_type, request.body())
+    service = draw_service(request, 503)
+    try:
+        return 200, service.predict(image)
+    except ValueError as error:
+        raise RequestError(400, f"cannot prepare this image: {error}") from None
+
+
+def draw_service(request, status):
+    service = request.server.draw_service()
+    if service is None:
+        raise RequestError(status, NO_MODEL)
+    return service
+
+
+def explain(request):
+    api = request.server.explain_api()
+    if api is None:
+        raise request.refuse(503, NO_MODEL)
+    return api.handle(request.method, request.path, request.query, request.body(), request.content_type)
+
+
+def step(request):
+    return request.server.step_api.handle(request)
+
+
+ROUTES = {"/api/model": {"GET": describe_model, "POST": choose_model},
+          "/api/models": {"GET": list_models},
+          "/api/test-digit": {"GET": test_digit},
+          "/api/predict": {"POST": predict}}
+PREFIXES = {train_api.PREFIX: train_api.handle,   # each of these answers every method and sub-path itself
+            step_api.PREFIX: step,
+            EXPLAIN: explain}
+
+
+def route_for(server, method, path):
+    """The handler for ``method`` on ``path``; a ``RequestError`` (404 or 405) when there is none."""
+    if path in server.static:
+        if method == "GET":
+            return static_file
+        raise RequestError(405, f"cannot {method} {path[:100]}")
+    if path in ROUTES:
+        methods = ROUTES[path]
+        if method not in methods:
+            raise RequestError(405, f"use {' or '.join(methods)} for {path[:100]}")
+        return methods[method]
+    for prefix, handler in PREFIXES.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return handler
+    raise RequestError(404, f"no such page: {path[:100]}")
+
+
+def static_file(request):
+    body, kind = request.server.static[request.path]
+    return 200, Bytes(body, kind)
+
+
 class DrawHandler(BaseHTTPRequestHandler):
-    """Routes one request; every answer is JSON except the three static files."""
+    """Reads one request, finds its handler in the route table (``route_for``) and sends what it answers: JSON,
+    or the bytes of a static file or of the weights."""
 
     protocol_version = "HTTP/1.1"
     server_version = "nnscratch-draw"
@@ -279,18 +377,13 @@ class DrawHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in two writes; do not wait 40 ms between them
 
     def do_GET(self):
-        self.handle_safely(self.get)
+        self.handle_safely("GET")
 
     def do_POST(self):
-        self.handle_safely(self.post)
+        self.handle_safely("POST")
 
     def refuse_method(self):
-        self.handle_safely(self.refuse)
-
-    def refuse(self, path, query):
-        self.close_connection = True  # any body is left unread
-        raise RequestError(405, f"method {self.command} is not allowed; use GET, or POST for /api/predict and "
-                                f"/api/train")
+        self.handle_safely(None)
 
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_TRACE = do_CONNECT = refuse_method
 
@@ -300,11 +393,25 @@ class DrawHandler(BaseHTTPRequestHandler):
         except CLIENT_GONE:   # gone while we read its request or wrote the answer: nobody to answer
             self.close_connection = True
 
-    def handle_safely(self, route):
+    def handle_safely(self, method):
         try:
             self.check_origin()
+            if method is None:
+                self.close_connection = True  # any body is left unread
+                raise RequestError(405, f"method {self.command} is not allowed; use GET, or POST for "
+                                        f"/api/predict and /api/train")
             parts = urllib.parse.urlsplit(self.path)
-            route(parts.path, parts.query)
+            try:
+                handler = route_for(self.server, method, parts.path)
+            except RequestError:
+                if method == "POST":
+                    self.close_connection = True  # the body is left unread
+                raise
+            status, payload = handler(Request(self, method, parts.path, parts.query))
+            if isinstance(payload, Bytes):
+                self.send_bytes(status, payload.body, payload.kind, payload.headers)
+            elif payload is not None:   # None: the handler answered by itself (an event stream)
+                self.send_json(status, payload)
         except RequestError as error:
             self.send_json(error.status, {"error": str(error)})
         except CLIENT_GONE:
@@ -322,79 +429,6 @@ class DrawHandler(BaseHTTPRequestHandler):
         if origin is not None and not host_is_allowed(self.server, urllib.parse.urlsplit(origin).netloc):
             self.close_connection = True
             raise RequestError(403, f"requests from origin {origin!r} are not allowed")
-
-    def get(self, path, query):
-        if path in self.server.static:
-            body, kind = self.server.static[path]
-            return self.send_bytes(200, body, kind)
-        if train_api.routes(path):
-            return train_api.handle(self, "GET", path, query)
-        if path == EXPLAIN or path.startswith(EXPLAIN + "/"):
-            return self.explain("GET", path, query)
-        if path == "/api/model":
-            service = self.server.draw_service()
-            return self.send_json(200, service.describe() if service else {"name": None, "message": NO_MODEL})
-        if path == "/api/models":
-            return picker.handle(self, "GET")
-        if path == "/api/test-digit":
-            return self.send_json(200, self.test_digit(query))
-        if path == "/api/predict":
-            raise RequestError(405, "use POST for /api/predict")
-        raise RequestError(404, f"no such page: {path[:100]}")
-
-    def post(self, path, query):
-        if train_api.routes(path):
-            return train_api.handle(self, "POST", path, query)
-        if path == EXPLAIN or path.startswith(EXPLAIN + "/"):
-            return self.explain("POST", path, query)
-        if path == "/api/model":
-            return picker.handle(self, "POST")
-        if path != "/api/predict":
-            self.close_connection = True  # the body is left unread
-            known = path in self.server.static or path in ("/api/models", "/api/test-digit")
-            raise RequestError(405 if known else 404, f"cannot POST to {path[:100]}")
-        image = read_drawing(self.headers.get_content_type(), self.read_body())
-        service = self.draw_service(503)
-        try:
-            answer = service.predict(image)
-        except ValueError as error:
-            raise RequestError(400, f"cannot prepare this image: {error}") from None
-        self.send_json(200, answer)
-
-    def test_digit(self, query):
-        try:
-            fields = urllib.parse.parse_qs(query, strict_parsing=bool(query), max_num_fields=4)
-        except ValueError:
-            raise RequestError(400, "malformed query string; expected ?index=N") from None
-        if set(fields) - {"index"} or len(fields.get("index", [])) > 1:
-            raise RequestError(400, "the only query parameter is index=N")
-        index = None
-        if "index" in fields:
-            text = fields["index"][0]
-            if not (text.isdigit() and len(text) < 10):
-                raise RequestError(400, f"index must be a whole number, got {text[:20]!r}")
-            index = int(text)
-        try:
-            return self.draw_service(503).test_digit(index)
-        except IndexError as error:
-            raise RequestError(400, str(error)) from None
-        except LookupError as error:
-            raise RequestError(503, str(error)) from None
-
-    def explain(self, method, path, query):
-        api = self.server.explain_api()
-        if api is None:
-            self.close_connection = True
-            raise RequestError(503, NO_MODEL)
-        body = self.read_body() if method == "POST" else b""
-        status, payload = api.handle(method, path, query, body, self.headers.get_content_type())
-        self.send_json(status, payload)
-
-    def draw_service(self, status):
-        service = self.server.draw_service()
-        if service is None:
-            raise RequestError(status, NO_MODEL)
-        return service
 
     def read_body(self):
         return read_body(self)

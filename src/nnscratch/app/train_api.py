@@ -1,8 +1,9 @@
 """The HTTP side of the page's Train view: the ``/api/train`` routes, on a ``TrainingSession``.
 
-The server's ``DrawHandler`` hands every ``/api/train...`` request here after its Host and Origin checks; bodies
-are read with its size caps, must be JSON (``Content-Type: application/json``) and hold a JSON object, and a bad
-request raises ``RequestError`` (a 4xx and one line). The routes are listed in the server's module docstring.
+The server's route table hands every ``/api/train...`` request here (``handle(request) -> (status, payload)``)
+after its Host and Origin checks; bodies are read with its size caps, must be JSON (``Content-Type:
+application/json``) and hold a JSON object, and a bad request raises ``RequestError`` (a 4xx and one line).
+The routes are listed in the server's module docstring.
 
 ``GET /api/train/events`` is a Server-Sent Events stream. It starts with a ``state`` event (the snapshot and the
 whole history so far), then sends the latest snapshot as a ``tick`` whenever one is newer than the last it sent
@@ -13,10 +14,10 @@ stream ends when the client goes away (noticed within half a second) or the serv
 """
 import json
 import select
-import urllib.parse
 
 from ..runs import SettingsError
-from .bodies import RequestError, json_object
+from .bodies import RequestError
+from .request import Bytes, whole_number_text
 from .training_session import ENDED, Conflict
 
 PREFIX = "/api/train"
@@ -24,60 +25,51 @@ CONTROLS = ("pause", "resume", "step", "stop")
 GET_ROUTES = ("/events", "/weights", "/history", "/options")
 POST_ROUTES = ("", "/settings", *(f"/{control}" for control in CONTROLS))
 POLL_SECONDS = 0.5
+CHANGEABLE = ("lr", "batch_size", "steps_per_second")
 
 
 def routes(path):
     return path == PREFIX or path.startswith(PREFIX + "/")
 
 
-def handle(handler, method, path, query):
-    route = path[len(PREFIX):]
+def handle(request):
+    """``(status, payload)`` for one ``/api/train...`` request (``request.Request``); the event stream answers by
+    itself (payload None)."""
+    route = request.path[len(PREFIX):]
     allowed = [verb for verb, known in (("GET", GET_ROUTES), ("POST", POST_ROUTES)) if route in known]
     if not allowed:
-        handler.close_connection = True
-        raise RequestError(404, f"no such page: {path[:100]}")
-    if method not in allowed:
-        handler.close_connection = True
-        raise RequestError(405, f"use {' or '.join(allowed)} for {path[:100]}")
-    session = handler.server.training
-    if method == "POST":
-        return post(handler, session, route, read_object(handler))
+        raise request.refuse(404, f"no such page: {request.path[:100]}")
+    if request.method not in allowed:
+        raise request.refuse(405, f"use {' or '.join(allowed)} for {request.path[:100]}")
+    session = request.server.training
+    if request.method == "POST":
+        return post(session, route, request.json(empty_is={}))
     if route == "/events":
-        return stream_events(handler, session)
+        stream_events(request.handler, session)
+        return 200, None
     if route == "/weights":
-        return send_weights(handler, session, query)
+        return weights(session, request)
     if route == "/history":
-        return handler.send_json(200, session.history())
-    return handler.send_json(200, options())
+        return 200, session.history()
+    return 200, options()
 
 
-def read_object(handler):
-    kind = handler.headers.get_content_type()
-    if kind != "application/json" or "Content-Type" not in handler.headers:
-        handler.close_connection = True
-        raise RequestError(415, f"expected Content-Type application/json, got {handler.headers.get('Content-Type')!r}")
-    body = handler.read_body()
-    if not body.strip():
-        return {}
-    return json_object(body)
-
-
-def post(handler, session, route, body):
+def post(session, route, body):
     try:
         if route == "":
             run = session.start(body)
-            return handler.send_json(202, {"run": run, "state": session.latest().state,
-                                           "settings": session.latest().settings})
+            return 202, {"run": run, "state": session.latest().state, "settings": session.latest().settings}
         if route == "/settings":
-            unknown = sorted(set(body) - {"lr", "batch_size"})
+            unknown = sorted(set(body) - set(CHANGEABLE))
             if unknown:
-                raise RequestError(400, f"only lr and batch_size can change during a run, got {', '.join(unknown)}")
-            state = session.change(lr=body.get("lr"), batch_size=body.get("batch_size"))
-            return handler.send_json(202, {"state": state, "applies": "at the next batch", **body})
+                raise RequestError(400, f"only {', '.join(CHANGEABLE)} can change during a run, got "
+                                        f"{', '.join(unknown)}")
+            state = session.change(**{name: body.get(name) for name in CHANGEABLE})
+            return 202, {"state": state, "applies": "at the next batch", **body}
         if body:
             raise RequestError(400, f"{route[1:]} takes no settings; send {{}}")
         state = getattr(session, route[1:])()
-        return handler.send_json(202, {"state": state, "control": route[1:]})
+        return 202, {"state": state, "control": route[1:]}
     except SettingsError as error:
         raise RequestError(400, str(error)) from None
     except ValueError as error:
@@ -88,39 +80,28 @@ def post(handler, session, route, body):
         raise RequestError(503, f"cannot load the data: {error}") from None
 
 
-def send_weights(handler, session, query):
-    fields = parse_query(query, {"version"})
-    version = None
-    if "version" in fields:
-        text = fields["version"]
-        if not (text.isdigit() and len(text) < 12):
-            raise RequestError(400, f"version must be a whole number, got {text[:20]!r}")
-        version = int(text)
+def weights(session, request):
+    fields = request.fields({"version"})
+    version = whole_number_text(fields["version"], "version", 11) if "version" in fields else None
     try:
         version, data, shape = session.weights(version)
     except KeyError as error:
         raise RequestError(404, error.args[0]) from None
-    handler.send_bytes(200, data, "application/octet-stream",
-                       {"X-Weights-Shape": ",".join(map(str, shape)), "X-Weights-Version": str(version),
-                        "X-Replay-Versions": ",".join(map(str, session.replay_versions()))})
-
-
-def parse_query(query, names):
-    try:
-        fields = urllib.parse.parse_qs(query, strict_parsing=bool(query), max_num_fields=4)
-    except ValueError:
-        raise RequestError(400, "malformed query string") from None
-    if set(fields) - names or any(len(values) > 1 for values in fields.values()):
-        raise RequestError(400, f"the query may hold only {', '.join(sorted(names))}, once each")
-    return {name: values[0] for name, values in fields.items()}
+    return 200, Bytes(data, "application/octet-stream",
+                      {"X-Weights-Shape": ",".join(map(str, shape)), "X-Weights-Version": str(version),
+                       "X-Replay-Versions": ",".join(map(str, session.replay_versions()))})
 
 
 def options():
     """What the page's settings form offers: the presets and the defaults."""
-    from ..presets import DEFAULTS, PRESETS
+    from ..presets import PRESETS
+    from ..runs.build import ARCHITECTURES
+    from ..runs.table import DEFAULTS, form
     return {"presets": {name: preset.description for name, preset in PRESETS.items()},
+            "architectures": list(ARCHITECTURES),
             "preset_settings": {name: preset.settings for name, preset in PRESETS.items()},
-            "defaults": {name: value for name, value in DEFAULTS.items() if name != "data"}}
+            "defaults": {name: value for name, value in DEFAULTS.items() if name != "data"},
+            "settings": [row for row in form() if row["name"] != "data"]}  # kind, default, help, choices
 
 
 # ---- the event stream -----------------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ The controls act at the next batch boundary: ``pause``, ``resume``, ``step`` (on
 (the run is saved as if it had ended), ``change(lr=..., batch_size=...)`` (marked on the curves). Every few
 dozen batches (as long as that takes under ``probe_share`` of the time) the thread also measures a fixed subset
 of 1,000 validation digits and the health strip (``watch.Health``); ``page_control.PageControl`` does this inside
-``fit``. When the run ends or stops, ``Run.save`` writes the model and its history atomically, then
+``fit``. A ``doctor.Doctor`` watches the run too, and each trouble it names joins the snapshot's ``diagnoses``. While
+the run is paused, ``paused_example`` holds what the Step view steps on; ``change(steps_per_second=...)`` is the
+speed control. When the run ends or stops, ``Run.save`` writes the model and its history atomically, then
 ``Run.evaluate`` measures every split, and ``on_saved(path, run)`` is told (the server makes it the page's model;
 what it returns, if anything, is added to the run's closing message).
 """
@@ -21,6 +23,7 @@ import time
 import traceback
 from dataclasses import dataclass, field, replace
 
+from ..doctor import Doctor
 from ..runs import Run, SettingsError, resolve
 from ..training import DivergenceError
 from .page_control import PageControl
@@ -29,6 +32,7 @@ ACTIVE = ("starting", "running", "paused")          # a run that can still be co
 FINISHING = ("saving", "evaluating")
 ENDED = ("done", "stopped", "error")
 MAX_LR = 1e3
+MAX_SPEED = 1e4                 # batches a second: the speed control's largest limit
 
 
 class Conflict(Exception):
@@ -57,6 +61,8 @@ class Snapshot:
     weights_version: int = 0
     weights_shape: tuple = ()
     health: tuple = ()
+    steps_per_second: float = None  # the speed control's limit (None: as fast as it goes)
+    diagnoses: tuple = ()           # the doctor's {"step", "epoch", "code", "message"}, in the order made
     settings: dict = field(default_factory=dict)
     model: str = None               # the saved model's file name once saved
     message: str = None
@@ -65,7 +71,7 @@ class Snapshot:
     def public(self):
         """The snapshot as JSON-ready data (a tick)."""
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        for name in ("losses", "probes", "marks", "health", "weights_shape", "epoch_ends"):
+        for name in ("losses", "probes", "marks", "health", "weights_shape", "epoch_ends", "diagnoses"):
             data[name] = list(data[name])
         return data
 
@@ -97,9 +103,11 @@ class TrainingSession:
         self.publications = 0
         self.latest_frame = None
         self.live_weights = None    # (run, version, state dict): what the draw view predicts with during a run
+        self.example = None         # a PausedExample while the run is paused (the Step view's), else None
 
     def reset_controls(self):
         self.paused, self.step_budget, self.stop_requested, self.pending = False, 0, False, {}
+        self.steps_per_second = None    # the speed control: at most this many batches a second (None: no limit)
 
     # ---- what HTTP threads call ----------------------------------------------------------------------------
     def start(self, given):
@@ -163,10 +171,16 @@ class TrainingSession:
             self.changed.notify_all()
             return self.snapshot.state
 
-    def change(self, lr=None, batch_size=None):
-        """A new learning rate and/or batch size from the next batch on; ValueError names a bad one."""
-        if lr is None and batch_size is None:
-            raise ValueError("give lr, batch_size or both")
+    def change(self, lr=None, batch_size=None, steps_per_second=None):
+        """A new learning rate and/or batch size from the next batch on (marked on the curves), and/or a speed
+        limit (at most ``steps_per_second`` batches a second; 0 lifts it); ValueError names a bad one."""
+        if lr is None and batch_size is None and steps_per_second is None:
+            raise ValueError("give lr, batch_size, steps_per_second or several")
+        if steps_per_second is not None and (isinstance(steps_per_second, bool)
+                                             or not isinstance(steps_per_second, (int, float))
+                                             or not 0 <= steps_per_second <= MAX_SPEED):
+            raise ValueError(f"steps_per_second must be a number from 0 (no limit) to {MAX_SPEED:g}, got "
+                             f"{steps_per_second!r}")
         if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
                                or not (0 < lr <= MAX_LR and math.isfinite(lr))):
             raise ValueError(f"lr must be a positive number up to {MAX_LR:g}, got {lr!r}")
@@ -179,6 +193,9 @@ class TrainingSession:
                                  f"{batch_size!r}")
             self.pending.update({name: value for name, value in (("lr", lr), ("batch_size", batch_size))
                                  if value is not None})
+            if steps_per_second is not None:   # not a setting of the run: applied at once, not marked
+                self.steps_per_second = float(steps_per_second) or None
+                self.publish_locked(steps_per_second=self.steps_per_second)
             self.changed.notify_all()
             return self.snapshot.state
 
@@ -231,6 +248,18 @@ class TrainingSession:
         with self.lock:
             return self.live_weights if self.snapshot.state in ACTIVE else None
 
+    def paused_example(self):
+        """The ``PausedExample`` the Step view steps on; ``Conflict`` unless a run is paused."""
+        with self.lock:
+            if self.snapshot.state != "paused" or self.example is None:
+                raise Conflict(f"the Step view needs a paused run: pause it first (the session is "
+                               f"{self.snapshot.state})")
+            return self.example
+
+    def hold_example_locked(self, example):
+        """The training thread, the lock held: the run is paused on ``example`` (None: it goes on)."""
+        self.example = example
+
     def replay_versions(self):
         with self.lock:
             return sorted(self.frames)
@@ -259,8 +288,9 @@ class TrainingSession:
 
     def train(self, run, run_id):
         control = PageControl(self, run)
+        doctor = Doctor(on_diagnosis=self.diagnosed)   # after the control, so a pause comes before its copy
         try:
-            run.train([control])
+            run.train([control, doctor])
             control.publish(control.training_state, "saving")   # the weights kept (the best epoch's), last
             model_path, _ = run.save()
             self.publish(state="evaluating", model=os.path.basename(model_path))
@@ -280,6 +310,11 @@ class TrainingSession:
                 self.log("training run failed: " + traceback.format_exc().strip().replace("\n", " | "))
             self.publish(state="error", message=f"the run failed: {type(error).__name__}: {error}")
 
+    def diagnosed(self, diagnosis):
+        """The doctor named a trouble (in the training thread): it joins the health strip."""
+        with self.lock:
+            self.publish_locked(diagnoses=self.snapshot.diagnoses + (dict(diagnosis),))
+
     def publish(self, **changes):
         with self.lock:
             self.publish_locked(**changes)
@@ -294,4 +329,5 @@ def fresh_fields(run, run_id):
     return dict(run=run_id, state="running", epoch=1, epochs=run.settings["epochs"], step=0,
                 lr=float(run.optimizer.lr), batch_size=run.batch_size, train_size=len(run.data.train[0]),
                 losses_from=1, losses=(), probes=(), marks=(), records=0, epoch_ends=(), weights_version=0,
-                weights_shape=(), health=(), settings=settings, model=None, message=None, results={})
+                weights_shape=(), health=(), steps_per_second=None, diagnoses=(), settings=settings, model=None,
+                message=None, results={})

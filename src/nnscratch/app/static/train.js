@@ -31,8 +31,20 @@
       option.textContent = `${name}: ${description}`;
       select.append(option);
     }
+    // every architecture the presets use (mlp, cnn, cnn-small, ...), as the server lists them
+    const architectures = $("set-architecture");
+    const labels = { mlp: "dense layers", cnn: "convolutions", "cnn-small": "smaller convolutions, faster" };
+    architectures.replaceChildren();
+    for (const name of options.architectures || ["mlp", "cnn"]) {
+      const option = document.createElement("option");
+      option.value = name;
+      option.textContent = labels[name] ? `${name} (${labels[name]})` : name;
+      architectures.append(option);
+    }
     fillForm(options.defaults);
   }
+
+  function isConvolutional(name) { return name !== "mlp"; }
 
   function fillForm(settings) {
     for (const name of SETTINGS) {
@@ -41,7 +53,7 @@
       if (value === undefined) continue;
       field.value = value === null ? "" : Array.isArray(value) ? value.join(",") : String(value);
     }
-    $("set-layers").disabled = $("set-architecture").value === "cnn";
+    $("set-layers").disabled = isConvolutional($("set-architecture").value);
   }
 
   $("set-preset").addEventListener("change", () => {
@@ -49,7 +61,7 @@
     fillForm({ ...options.defaults, ...(name ? options.preset_settings[name] : {}) });
   });
   $("set-architecture").addEventListener("change", () => {
-    $("set-layers").disabled = $("set-architecture").value === "cnn";
+    $("set-layers").disabled = isConvolutional($("set-architecture").value);
   });
 
   function formSettings() {
@@ -88,6 +100,12 @@
     if (lr && Number(lr) !== run.snapshot?.lr) change.lr = Number(lr);
     if (batch && Number(batch) !== run.snapshot?.batch_size) change.batch_size = Number(batch);
     if (Object.keys(change).length) act("/api/train/settings", change);
+  });
+  // the speed control: at most this many batches a second (empty or 0: as fast as the machine goes)
+  $("change-speed").addEventListener("change", () => {
+    const text = $("change-speed").value.trim();
+    const speed = text === "" ? 0 : Number(text);
+    if (run.snapshot && ACTIVE.includes(run.snapshot.state)) act("/api/train/settings", { steps_per_second: speed });
   });
 
   // ---- the event stream -------------------------------------------------------------------------------------
@@ -130,11 +148,13 @@
     run.epochEnds = snapshot.epoch_ends;
     showStatus(snapshot);
     showHealth(snapshot.health);
+    showDiagnoses(snapshot.diagnoses || []);
     // once a run has published its first weights it joins the header's model picker (the Draw view follows it
     // only if it is picked there, or if the Draw view has no model of its own)
     if (ACTIVE.includes(snapshot.state) && snapshot.weights_version && pickerRun !== run.id && window.nnscratch) {
       pickerRun = run.id;
       window.nnscratch.showModels().catch(() => {});
+      window.nnscratch.showModel().catch(() => {});   // a Draw view that follows the run names it now
     }
     if (snapshot.weights_version && snapshot.weights_version !== weightsWanted) {
       weightsWanted = snapshot.weights_version;
@@ -146,9 +166,12 @@
   function showStatus(snapshot) {
     const active = ACTIVE.includes(snapshot.state);
     let text = snapshot.state === "idle" ? "no run yet" : `${snapshot.state}`;
+    const network = snapshot.settings && (snapshot.settings.preset || snapshot.settings.architecture);
+    if (snapshot.state !== "idle" && network) text += ` · ${network}`;
     if (snapshot.state !== "idle" && snapshot.epochs) {
       text += ` · epoch ${snapshot.epoch} of ${snapshot.epochs} · batch ${snapshot.step}` +
               ` · lr ${formatNumber(snapshot.lr)} · batch size ${snapshot.batch_size}`;
+      if (snapshot.steps_per_second) text += ` · at most ${snapshot.steps_per_second} batches/s`;
     }
     $("train-status").textContent = text;
     $("train-status").dataset.state = snapshot.state;
@@ -159,6 +182,11 @@
     $("train-step").disabled = !active;
     $("train-stop").disabled = !active;
     $("change-apply").disabled = !active;
+    $("change-speed").disabled = !active;
+    $("step-open").disabled = snapshot.state !== "paused";   // the Step view steps on a paused run
+    if (active && document.activeElement !== $("change-speed")) {
+      $("change-speed").value = snapshot.steps_per_second ? String(snapshot.steps_per_second) : "";
+    }
     if (active && document.activeElement !== $("change-lr") && document.activeElement !== $("change-batch_size")) {
       $("change-lr").value = formatNumber(snapshot.lr);
       $("change-batch_size").value = String(snapshot.batch_size);
@@ -190,14 +218,16 @@
     // an exponential moving average, debiased so that it starts where the losses start
     const out = new Array(values.length);
     let average = 0, weight = 0, last = null;
-    values.forEach((value, index) => {
+    // a plain loop: forEach skips the holes a sparse array has where ticks were missed, and out would keep them
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
       if (value !== undefined && value !== null) {
         average = (1 - SMOOTHING) * average + SMOOTHING * value;
         weight = (1 - SMOOTHING) * weight + SMOOTHING;
         last = average / weight;
       }
       out[index] = last;
-    });
+    }
     return out;
   }
 
@@ -207,9 +237,10 @@
     const finite = smooth.filter((value) => value !== null && Number.isFinite(value));
     const probeLosses = run.probes.map((point) => point.loss).filter((value) => value !== null);
     const top = Math.max(0.1, ...finite.slice(Math.floor(finite.length * 0.02)), ...probeLosses) * 1.1;
-    const box = { left: 44, right: canvas.width - 44, top: 12, bottom: canvas.height - 26 };
+    const scale = textScale(canvas);
+    const box = { left: 44 * scale, right: canvas.width - 44 * scale, top: 12, bottom: canvas.height - 26 * scale };
     return {
-      steps, smooth, top, box,
+      steps, smooth, top, box, scale,
       x: (step) => box.left + (box.right - box.left) * step / steps,
       y: (loss) => box.bottom - (box.bottom - box.top) * Math.min(loss, top) / top,
       accuracy: (value) => box.bottom - (box.bottom - box.top) * value,
@@ -222,7 +253,9 @@
     const context = canvas.getContext("2d");
     const g = curveGeometry(canvas);
     context.clearRect(0, 0, canvas.width, canvas.height);
-    context.font = "11px system-ui, sans-serif";
+    const size = Math.round(11 * g.scale);
+    context.font = `${size}px system-ui, sans-serif`;
+    canvas.dataset.fontPixels = String(size);
     context.fillStyle = "#5d6778";
     context.strokeStyle = "#d5dae3";
     context.lineWidth = 1;
@@ -234,8 +267,8 @@
     context.fillText("100 %", g.box.right + 4, g.box.top + 8);
     context.fillText("0 %", g.box.right + 4, g.box.bottom);
     context.textAlign = "center";
-    context.fillText(`batch ${g.steps}`, g.box.right - 30, canvas.height - 8);
-    context.fillText("loss (left) · accuracy (right)", (g.box.left + g.box.right) / 2, canvas.height - 8);
+    context.fillText(`batch ${g.steps}`, g.box.right - 30 * g.scale, canvas.height - 8 * g.scale);
+    context.fillText("loss (left) · accuracy (right)", (g.box.left + g.box.right) / 2, canvas.height - 8 * g.scale);
     // epoch boundaries and setting changes
     context.setLineDash([3, 3]);
     for (const step of run.epochEnds) line(context, g.x(step), g.box, "#b8c2d3");
@@ -249,9 +282,10 @@
     }
     context.setLineDash([]);
     // raw losses, faint; smoothed, bold
-    polyline(context, run.losses.map((value, index) => [g.x(index + 1), value === undefined ? null : g.y(value)]),
+    // Array.from visits every index: map would leave the holes of batches no tick carried, and a hole is no point
+    polyline(context, Array.from(run.losses, (value, index) => [g.x(index + 1), value == null ? null : g.y(value)]),
              "rgba(47, 111, 223, 0.18)", 1);
-    polyline(context, g.smooth.map((value, index) => [g.x(index + 1), value === null ? null : g.y(value)]),
+    polyline(context, Array.from(g.smooth, (value, index) => [g.x(index + 1), value == null ? null : g.y(value)]),
              "#2f6fdf", 2);
     // validation subset points and epoch-end figures
     for (const point of run.probes) {
@@ -264,8 +298,15 @@
       if (accuracy !== undefined && step !== undefined) dot(context, g.x(step), g.accuracy(accuracy), "#1b5e20", "diamond");
     });
     if (hoverStep !== null) line(context, g.x(hoverStep), g.box, "rgba(0, 0, 0, 0.35)");
-    canvas.dataset.points = String(run.losses.filter((value) => value !== undefined).length);
+    canvas.dataset.points = String(run.losses.filter((value) => value != null).length);
     canvas.dataset.probes = String(run.probes.length);
+  }
+
+  // The canvas is drawn in its own pixels and shown scaled to the page's width: on a phone its 640 pixels become
+  // about 330, so its text is drawn larger in proportion, to stay about 11 px on the screen.
+  function textScale(canvas) {
+    const shown = canvas.getBoundingClientRect().width || canvas.width;
+    return Math.max(1, canvas.width / shown);
   }
 
   function line(context, x, box, colour) {
@@ -281,7 +322,8 @@
     context.lineWidth = width;
     context.beginPath();
     let drawing = false;
-    for (const [x, y] of points) {
+    for (const point of points) {
+      const [x, y] = point || [null, null];   // a gap (no point) breaks the line
       if (y === null || !Number.isFinite(y)) { drawing = false; continue; }
       if (drawing) context.lineTo(x, y); else context.moveTo(x, y);
       drawing = true;
@@ -362,9 +404,9 @@
         for (let column = 0; column < columns; column++) {
           const value = (weights.bytes[(unit * rows + row) * columns + column] - 127) / 127;
           const at = 4 * ((top + row) * image.width + left + column);
-          // diverging colours: red for negative, white at zero, blue for positive
+          // diverging colours, as Look inside and the PNG plots draw them: red positive, white zero, blue negative
           const strength = Math.min(1, Math.abs(value));
-          const [r, g, b] = value >= 0 ? [33, 102, 172] : [178, 24, 43];
+          const [r, g, b] = value >= 0 ? [178, 24, 43] : [33, 102, 172];
           image.data[at] = Math.round(255 + (r - 255) * strength);
           image.data[at + 1] = Math.round(255 + (g - 255) * strength);
           image.data[at + 2] = Math.round(255 + (b - 255) * strength);
@@ -384,7 +426,7 @@
     context.drawImage(small, 0, 0, canvas.width, canvas.height);
     canvas.dataset.version = String(weights.version);
     const where = replayIndex < 0 ? "live" : `replay frame ${replayIndex + 1} of ${replay.length}`;
-    $("replay-label").textContent = `${units} units, ${rows}×${columns} each · ${where} · blue: positive, red: negative`;
+    $("replay-label").textContent = `${units} units, ${rows}×${columns} each · ${where} · red: positive, blue: negative`;
   }
 
   $("replay").addEventListener("input", () => {
@@ -427,6 +469,26 @@
     }
   }
 
+  // the doctor's diagnoses: what the numbers mean when a run goes wrong, each with its cause and remedy
+  function showDiagnoses(diagnoses) {
+    const box = $("diagnoses");
+    if (box.childElementCount === diagnoses.length) return;
+    box.replaceChildren();
+    for (const diagnosis of diagnoses) {
+      const line = element("p", "hint diagnosis");
+      line.dataset.code = diagnosis.code;
+      line.textContent = `epoch ${diagnosis.epoch}, batch ${diagnosis.step}: ${diagnosis.message}`;
+      box.append(line);
+    }
+  }
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
   function drawHistogram(canvas, histogram) {
     const context = canvas.getContext("2d");
     const most = Math.max(1, ...histogram.now, ...histogram.start);
@@ -442,6 +504,7 @@
   }
 
   document.addEventListener("nnscratch:view", (event) => { if (event.detail === "train") schedule(); });
+  window.addEventListener("resize", schedule);   // the chart's text follows the canvas's displayed size
   const ready = loadOptions().catch((error) => { $("train-error").textContent = `cannot read the options: ${error.message}`; });
   connect();
   drawCurves();
