@@ -194,9 +194,12 @@ def test_the_photo_benchmark_runs_on_tiny_sizes(tmp_path, capsys):
     model = model_saying(tmp_path, 0.9).replace("0.9", "0.9")
     assert bench.main([model, "--count", "4", "--data", str(tmp_path), "--examples", str(tmp_path / "pages")]) == 0
     out = capsys.readouterr().out
-    assert "4 MNIST test digits as photos (seed 0); a digit was found on 4" in out, out
-    assert f"{model}  0.00 %" in out and "+0.00" in out, out     # class 3 for every 7: wrong clean and as photos
-    assert len(list((tmp_path / "pages").glob("photo-*.png"))) == 4
+    assert "4 MNIST test digits as photos (seed 0) in each of 8 conditions" in out, out
+    for condition in ("clean digits", "vignetting 40 %", "side shadow", "gradient", "EXIF rotation", "thin pen"):
+        assert condition in out, f"no row for {condition}:\n{out}"
+    assert "clean digits     4              0.00 %" in out, out   # class 3 for every 7: wrong clean and as photos
+    assert out.count("+0.00") == 8, out
+    assert len(list((tmp_path / "pages").glob("photo-*.png"))) == 4 * 8
 
 
 @pytest.mark.parametrize("side", [10000, 20000])

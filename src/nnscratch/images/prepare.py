@@ -4,18 +4,25 @@ MNIST digits were made this way: the ink's bounding box was scaled to fit a 20×
 and anti-aliased, then placed in a 28×28 field so that its centre of mass sits in the middle. ``prepare_digit``
 does the same to a photo, a scan or a drawing, whichever way round its colours are, so a network trained on
 MNIST sees the kind of input it learned from. A photo first loses what is not ink: the paper's uneven lighting
-(a smooth surface fitted to the paper and subtracted), its grain (a threshold chosen by Otsu's method above the
-measured noise) and specks (only the largest pieces of ink, and those close to them, are kept).
-``nnscratch predict IMAGE`` and the draw page both use it.
+(vignetting, shadows, gradients: estimated at a scale far wider than a stroke and taken away by ``lighting``
+before the ink's colour is judged), its grain (a threshold chosen by Otsu's method above the measured noise) and
+specks (only the largest pieces of ink, and those close to them, are kept); a digit written with a far finer pen
+than MNIST's is widened to MNIST's stroke width.
+
+Files: a phone's orientation tag (EXIF: "stored sideways, show it turned") is honoured. An animated GIF (or PNG,
+WebP) or a TIFF of several pages is refused in one line naming its number of frames: it is not one picture, and
+the user is told to save the frame they mean as a PNG of its own. ``nnscratch predict IMAGE`` and the draw page
+both use this module.
 """
 import os
 import warnings
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 from ..errors import NNScratchError
+from .lighting import contrast_from_paper, shrunk
 
 FIELD = 28                # the output is FIELD × FIELD pixels
 BOX = 20                  # the ink is scaled to fit BOX × BOX, as in MNIST
@@ -27,6 +34,8 @@ MAX_PIXELS = 150_000_000  # a picture file with more pixels than this is refused
 MIN_DIGIT_SIDE = 0.05     # ink whose box is smaller than this share of the picture's longer side is too little
 # A digit is made of strokes: its box is this many stroke widths long (a dot: 1; MNIST: 1.6+).
 MIN_LENGTH_PER_WIDTH = 1.4
+THIN_STROKE = 0.07         # strokes thinner than this share of the digit's longer side are widened ...
+MNIST_STROKE = 0.12        # ... to about this share, MNIST's usual (its 5th to 95th percentiles: 0.10 to 0.20)
 MIN_SIDE_FOR_LIGHTING = 48  # smaller pictures (drawings, MNIST's own) are taken to be evenly lit
 LOW_CONFIDENCE = 0.5      # an answer whose probability is below this is reported as unsure (predict, the page)
 
@@ -54,8 +63,9 @@ def load_image(path):
     Colour images are turned grey; for an image with transparency, the opacity is the ink (a drawing on a
     transparent background). A large picture is read shrunk (JPEG decodes at 1/2, 1/4 or 1/8 size directly;
     others are reduced by a whole factor) to at most about twice ``WORK_SIDE`` on its longer side; one of more
-    than ``MAX_PIXELS`` pixels is refused. Raises ``ImageError`` with one line for a missing, unreadable or
-    absurdly large file.
+    than ``MAX_PIXELS`` pixels is refused. The EXIF orientation is applied, so a photo stored sideways is read
+    upright. Raises ``ImageError`` with one line for a missing, unreadable or absurdly large file, and for an
+    animation or a file of several pictures (``check_one_picture``).
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -72,7 +82,9 @@ def load_image(path):
                                      f"(at most {MAX_PIXELS // 1_000_000} megapixels)")
                 if image.format == "JPEG" and image.mode in ("RGB", "L"):
                     image.draft("L", (2 * WORK_SIDE, 2 * WORK_SIDE))
+                check_one_picture(path, image)
                 image.load()
+                image = ImageOps.exif_transpose(image)   # a phone's "stored sideways, show it turned" tag
                 return image_to_grey(reduced(image, 2 * WORK_SIDE))
     except Image.DecompressionBombError:
         raise ImageError(f"{path}: the picture is too large to be a digit (more than "
@@ -83,6 +95,17 @@ def load_image(path):
         if isinstance(error, ImageError):
             raise
         raise ImageError(f"{path}: cannot read the image ({error})") from None
+
+
+def check_one_picture(path, image):
+    """Refuse an animation (an animated GIF, PNG or WebP) or a file of several pages (TIFF): it is not one
+    picture, and reading its first frame alone would answer for a picture the user may not mean. A phone's MPO
+    JPEG (the photo followed by previews or a depth map) is one photo, and its first frame is read."""
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1 and image.format != "MPO":
+        raise ImageError(f"{path}: an animation or a file of {frames} pictures (frames), not one picture; save "
+                         f"the frame you mean as a PNG of its own (in an image editor, or with Pillow: "
+                         f"image.seek(FRAME); image.save('frame.png')) and give that")
 
 
 def reduced(image, side):
@@ -121,17 +144,18 @@ def prepare_digit(image):
     image : a 2-D array of any size: floats in [0, 1] or integers in [0, 255], dark ink on light paper or light
         ink on dark, a clean drawing or a photo of paper.
 
-    The steps: shrink a large image to ``WORK_SIDE``; decide the polarity (which way from the paper the
-    strongest ink lies) and make the ink bright; fit a smooth surface to the paper and subtract it (uneven
-    lighting); find the ink with a threshold (Otsu's, and at least ``NOISE_MARGIN`` times the paper's grain);
-    keep the largest piece of ink and the pieces near it, dropping specks; crop to their bounding box, scale it
+    The steps: shrink a large image to ``WORK_SIDE``; estimate the paper's uneven lighting and take it away,
+    then decide the polarity (which way from the paper the ink lies) and make the ink bright (``lighting``);
+    find the ink with a threshold (Otsu's, and at least ``NOISE_MARGIN`` times the paper's grain);
+    keep the largest piece of ink and the pieces near it, dropping specks; widen strokes far thinner than
+    MNIST's (``thickened``); crop to their bounding box, scale it
     to fit 20×20 keeping the aspect ratio (area averaging), and place it in 28×28 with its centre of mass at the
     centre. Raises ``NoInkError`` ("no ink found") for a blank image, and ``TooLittleInkError`` ("too little
     ink") for a dot or a stroke too small to be a digit.
     """
     grey = shrunk(as_grey(image), WORK_SIDE)
     ink = ink_bright_on_dark(grey)
-    ink = keep_the_digit(ink, max(grey.shape))
+    ink = thickened(keep_the_digit(ink, max(grey.shape)))
     rows, columns = np.nonzero(ink)
     ink = ink[rows.min():rows.max() + 1, columns.min():columns.max() + 1]
     return centre_in_field(fit_in_box(ink, BOX), FIELD).reshape(-1)
@@ -152,58 +176,24 @@ def as_grey(image):
     return np.clip(image, 0.0, 1.0)
 
 
-def shrunk(image, side):
-    """``image`` resized by area averaging so that its longer side is at most ``side``."""
-    height, width = image.shape
-    scale = side / max(height, width)
-    if scale >= 1:
-        return image
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resized = Image.fromarray(image.astype(np.float32)).resize(size, Image.Resampling.BOX)
-    return np.asarray(resized, dtype=np.float64)
-
-
 def ink_bright_on_dark(image):
     """Ink as values around 1 on paper of about 0, whichever way round the colours were and however unevenly the
-    paper was lit; raises NoInkError when nothing stands out from the paper's grain."""
+    paper was lit (``lighting``: the lighting is taken away first, then the polarity is decided); raises
+    NoInkError when nothing stands out from the paper's grain. A small picture (a drawing, an MNIST digit) is
+    taken to be evenly lit: its paper is the median of its border."""
     smooth = ndimage.gaussian_filter(image, 1.0, mode="nearest")
-    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
-    paper = np.median(border)
-    if paper - smooth.min() > smooth.max() - paper:   # the strongest ink is darker than the paper
-        image, smooth = 1.0 - image, 1.0 - smooth
-    background = paper_surface(smooth) if min(image.shape) >= MIN_SIDE_FOR_LIGHTING else paper
-    ink, smooth = image - background, smooth - background
+    if min(image.shape) >= MIN_SIDE_FOR_LIGHTING:
+        ink, smooth = contrast_from_paper(image, smooth)
+    else:
+        border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+        paper = np.median(border)
+        if paper - smooth.min() > smooth.max() - paper:   # the strongest ink is darker than the paper
+            image, smooth, paper = 1.0 - image, 1.0 - smooth, 1.0 - paper
+        ink, smooth = image - paper, smooth - paper
     strongest = smooth.max()
     if strongest < MIN_CONTRAST or strongest < NOISE_MARGIN * grain(smooth):
         raise NoInkError("no ink found: the image is blank (nothing stands out from the background)")
     return ink, smooth
-
-
-def paper_surface(image, grid=48, rounds=6):
-    """The paper's brightness everywhere: a quadratic surface a + b·r + c·c + d·r² + e·r·c + f·c² fitted by
-    least squares to a coarse copy of the image: first to its darker half, then, round after round, to every cell
-    not brighter than the fit by more than 2.5 standard deviations of the residuals (the brighter ones hold ink)."""
-    height, width = image.shape
-    coarse = shrunk(image, grid) if max(height, width) > grid else image
-    rows, columns = np.mgrid[0:coarse.shape[0], 0:coarse.shape[1]]
-    rows, columns = rows / max(coarse.shape[0] - 1, 1), columns / max(coarse.shape[1] - 1, 1)
-
-    def terms(r, c):
-        return np.stack([np.ones_like(r), r, c, r * r, r * c, c * c], axis=-1)
-
-    design, values = terms(rows, columns).reshape(-1, 6), coarse.reshape(-1)
-    paper = values <= np.median(values)   # ink is bright and rarely covers half the picture: start from the rest
-    for _ in range(rounds):
-        coefficients = np.linalg.lstsq(design[paper], values[paper], rcond=None)[0]
-        residuals = values - design @ coefficients
-        spread = 1.4826 * np.median(np.abs(residuals[paper] - np.median(residuals[paper])))
-        kept = residuals < 2.5 * max(spread, 0.01)
-        if kept.sum() < 6 or np.array_equal(kept, paper):
-            break
-        paper = kept
-    rows, columns = np.mgrid[0:height, 0:width]
-    rows, columns = rows / max(height - 1, 1), columns / max(width - 1, 1)
-    return terms(rows, columns) @ coefficients
 
 
 def grain(ink):
@@ -261,11 +251,34 @@ def check_enough_ink(mask, picture_side):
     rows, columns = np.nonzero(mask)
     length = max(rows.max() - rows.min(), columns.max() - columns.min()) + 1
     if length < MIN_DIGIT_SIDE * picture_side:
-        raise TooLittleInkError(f"too little ink: a mark {length} pixels across in a picture {picture_side} "
-                                f"pixels wide is too small to be a digit")
+        raise TooLittleInkError(f"too little ink: a mark {length} pixels long (its longer side) in a picture "
+                                f"{picture_side} pixels long is too small to be a digit (at least "
+                                f"{MIN_DIGIT_SIDE:.0%} of the picture)")
     width = 2 * float(ndimage.distance_transform_edt(np.pad(mask, 1)).max())
     if length < MIN_LENGTH_PER_WIDTH * width:
         raise TooLittleInkError("too little ink: a dot or a blob, not the strokes of a digit")
+
+
+def stroke_width(mask):
+    """The strokes' mean width in pixels: a stroke of length l and width w covers l·w pixels and has about 2·l
+    pixels on its edge, so w ≈ 2 · area / edge."""
+    edge = mask & ~ndimage.binary_erosion(mask)
+    return 2.0 * mask.sum() / max(int(edge.sum()), 1)
+
+
+def thickened(digit):
+    """A digit drawn with a far thinner pen than MNIST's (strokes under ``THIN_STROKE`` of its longer side: a fine
+    pen photographed close) widened by a grey dilation (the maximum over a disc) to about ``MNIST_STROKE`` of its
+    side, as MNIST's writers' strokes are; other digits unchanged."""
+    rows, columns = np.nonzero(digit)
+    side = max(np.ptp(rows), np.ptp(columns)) + 1
+    width = stroke_width(digit > 0.5)
+    if width >= THIN_STROKE * side:
+        return digit
+    radius = max(1, round((MNIST_STROKE * side - width) / 2))
+    offsets = np.arange(-radius, radius + 1)
+    disc = offsets[:, None] ** 2 + offsets[None, :] ** 2 <= radius ** 2
+    return ndimage.grey_dilation(np.pad(digit, radius), footprint=disc)
 
 
 def fit_in_box(ink, box):
