@@ -94,3 +94,18 @@ def test_an_animated_gif_is_refused_in_one_line_naming_its_frames(tmp_path):
     assert "\n" not in str(error.value) and "save the frame you mean" in str(error.value), str(error.value)
     frames[0].save(tmp_path / "still.gif")    # a GIF of one frame is one picture
     assert load_image(tmp_path / "still.gif").shape == (HEIGHT, WIDTH)
+
+
+
+@pytest.mark.network
+def test_mnist_digits_that_fill_an_evenly_lit_picture_are_not_taken_for_paper():
+    """Test digits drawn dark on white and enlarged to 84 pixels, as a user's own cropped digits often are: the
+    even border says there is no lighting to take away (estimating one took a thick 9's loop for paper, and
+    its stem was lost)."""
+    from nnscratch.datasets import fetch
+    raw, _ = fetch("mnist")
+    nines = np.flatnonzero(raw.y_test == 9)[:40]
+    for index in nines:
+        prepared = prepare_digit(Image.fromarray(255 - raw.x_test[index]).resize((84, 84))).reshape(FIELD, FIELD)
+        rows = np.flatnonzero(prepared.max(axis=1) > 0.5)
+        assert rows.max() - rows.min() >= 15, f"test digit {index}: only part of the 9 was taken for ink"

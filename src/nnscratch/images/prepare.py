@@ -37,6 +37,7 @@ MIN_LENGTH_PER_WIDTH = 1.4
 THIN_STROKE = 0.07         # strokes thinner than this share of the digit's longer side are widened ...
 MNIST_STROKE = 0.12        # ... to about this share, MNIST's usual (its 5th to 95th percentiles: 0.10 to 0.20)
 MIN_SIDE_FOR_LIGHTING = 48  # smaller pictures (drawings, MNIST's own) are taken to be evenly lit
+EVEN_BORDER = 0.04        # so is a picture whose (lightly blurred) border varies less than this, on a 0..1 scale
 LOW_CONFIDENCE = 0.5      # an answer whose probability is below this is reported as unsure (predict, the page)
 
 
@@ -180,13 +181,16 @@ def ink_bright_on_dark(image):
     """Ink as values around 1 on paper of about 0, whichever way round the colours were and however unevenly the
     paper was lit (``lighting``: the lighting is taken away first, then the polarity is decided); raises
     NoInkError when nothing stands out from the paper's grain. A small picture (a drawing, an MNIST digit) is
-    taken to be evenly lit: its paper is the median of its border."""
+    taken to be evenly lit, and so is a picture whose border is all one shade (a scan, a drawing, a digit
+    cropped from a page): its paper is the median of its border. Estimating the lighting there would mistake a
+    digit that fills the picture for paper."""
     smooth = ndimage.gaussian_filter(image, 1.0, mode="nearest")
-    if min(image.shape) >= MIN_SIDE_FOR_LIGHTING:
+    border = np.concatenate([smooth[0], smooth[-1], smooth[:, 0], smooth[:, -1]])
+    evenly_lit = np.percentile(border, 95) - np.percentile(border, 5) < EVEN_BORDER
+    if min(image.shape) >= MIN_SIDE_FOR_LIGHTING and not evenly_lit:
         ink, smooth = contrast_from_paper(image, smooth)
     else:
-        border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
-        paper = np.median(border)
+        paper = np.median(np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]))
         if paper - smooth.min() > smooth.max() - paper:   # the strongest ink is darker than the paper
             image, smooth, paper = 1.0 - image, 1.0 - smooth, 1.0 - paper
         ink, smooth = image - paper, smooth - paper
