@@ -23,6 +23,7 @@ SMOKE_RUNS = {
     "bench_page_train.py": ["--train-size", "500", "--epochs", "1", "--rounds", "1", "--seconds", "1",
                             "--streams", "2", "--posters", "2"],
     "bench_photos.py": ["{model}", "--count", "20"],
+    "bench_time_to_99.py": ["--seeds", "0", "--train-size", "512"],
 }
 
 
