@@ -136,6 +136,11 @@ def resolve(path, name):
             raise LookupError(f"{path}: {name}: {part!r} is not defined there")
         target = vars(target)[part]
     target = inspect.unwrap(target.fget if isinstance(target, property) else target)
+    if not (inspect.isclass(target) or inspect.isroutine(target) or inspect.ismodule(target)):
+        # a constant (a threshold, a step size): it must be assigned in that very file
+        if not re.search(rf"^{re.escape(name)}\s*[:=]", file.read_text(encoding="utf-8"), re.M):
+            raise LookupError(f"{path}: {name} is not assigned there")
+        return target
     source = Path(inspect.getsourcefile(target)).resolve()
     if source != file.resolve():
         raise LookupError(f"{path}: {name} is defined in {source}, not in {path}")
