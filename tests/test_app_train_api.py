@@ -508,3 +508,75 @@ def test_the_health_hint_does_not_call_math_md_s_best_learning_rate_too_large():
     from nnscratch.app.watch import hints
     assert hints(1.8e-2, None) == []
     assert "too large" in hints(0.13, None)[0]
+
+
+IN_PLACE_CHANGES = {"append", "extend", "insert", "remove", "pop", "clear", "update", "setdefault", "popitem", "add",
+                    "discard", "sort", "reverse"}
+
+
+def session_writes(source):
+    """The lines of ``source`` that change a training session's fields from outside: ``session.x = ...``,
+    ``session.x += ...``, ``session.x[k] = ...``, ``del session.x``, ``session.x.append(...)`` and its kin,
+    ``setattr(session, ...)``. A session is a name ``session`` or an attribute ``.session`` or ``.training``
+    (the server's); calling the session's own methods (``session.record_epoch_locked(...)``) is not a write."""
+    import ast
+
+    def is_session(node):
+        return ((isinstance(node, ast.Name) and node.id == "session")
+                or (isinstance(node, ast.Attribute) and node.attr in ("session", "training")))
+
+    def in_a_session(node):
+        """Whether ``node`` is a session's field or part of one: session.x, session.x.y, session.x[k]."""
+        while isinstance(node, (ast.Attribute, ast.Subscript)):
+            if isinstance(node, ast.Attribute) and is_session(node.value):
+                return True
+            node = node.value
+        return False
+
+    def unpacked(target):
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                yield from unpacked(element)
+        elif isinstance(target, ast.Starred):
+            yield from unpacked(target.value)
+        else:
+            yield target
+
+    lines = source.splitlines()
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Assign, ast.Delete)):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
+            targets = [node.target]
+        else:
+            targets = []
+        written = any(in_a_session(target) for each in targets for target in unpacked(each))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            written = node.func.attr in IN_PLACE_CHANGES and in_a_session(node.func.value)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            written = node.func.id in ("setattr", "delattr") and bool(node.args) and is_session(node.args[0])
+        if written:
+            found.append(node.lineno)
+    return [f"line {number}: {lines[number - 1].strip()}" for number in sorted(found)]
+
+
+def test_the_training_sessions_state_changes_only_through_its_own_methods():
+    """No module of the app but training_session.py writes into a ``TrainingSession``'s fields: the training
+    thread's ``PageControl`` (and anything else) calls the session's own methods, so every change is one the session
+    names and documents, under the lock it says. The check itself catches each kind of write it looks for."""
+    from pathlib import Path
+
+    import nnscratch.app
+    caught = session_writes("session.step_budget -= 1\nself.session.pending = {}\nsession.frames[version] = frame\n"
+                            "session.paused, session.step_budget = True, 0\nself.session.all_probes.append(point)\n"
+                            "server.training.losses.extend(losses)\ndel session.example\n"
+                            "setattr(session, 'closed', True)\n")
+    assert len(caught) == 8, caught
+    assert session_writes("self.session = session\nsession.record_epoch_locked(record)\nx = session.snapshot.marks\n"
+                          "self.session.hold_example_locked(None)\nsession.changed.wait()\n") == []
+    folder = Path(nnscratch.app.__file__).parent
+    modules = sorted(path for path in folder.glob("*.py") if path.name != "training_session.py")
+    assert folder / "page_control.py" in modules and folder / "train_api.py" in modules, modules
+    writes = {path.name: found for path in modules if (found := session_writes(path.read_text(encoding="utf-8")))}
+    assert writes == {}, f"only training_session.py may change a session's fields; give the session a method: {writes}"

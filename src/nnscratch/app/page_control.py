@@ -3,8 +3,9 @@
 snapshots: batch losses, a fixed subset of validation digits measured every few dozen batches, the health strip,
 and the first layer's weights (the replay keeps about ``REPLAY_FRAMES`` of them, thinned as the run goes on).
 
-It runs in the training thread and shares the ``TrainingSession``'s lock with the HTTP threads; everything it
-publishes is a copy.
+It runs in the training thread and shares the ``TrainingSession``'s lock with the HTTP threads; it changes the
+session's state only through the session's own methods (those ending in ``_locked``, called with the lock held),
+and everything it publishes is a copy.
 """
 import copy
 import math
@@ -18,6 +19,7 @@ from .watch import Health, weight_image
 
 SUBSET_SIZE = 1000
 RECENT_LOSSES = 256          # batch losses carried by each tick (a client that missed ticks merges by step)
+RECENT_PROBES = 8            # validation-subset points carried by each tick
 REPLAY_FRAMES = 100
 LIVE_SECONDS = 1.0           # how often the draw view's copy of the weights is refreshed during a run
 
@@ -60,18 +62,17 @@ class PageControl(Callback):
         with session.lock:
             self.apply_changes(state)
             self.keep_speed()
-            while session.paused and session.step_budget == 0 and not session.stop_requested:
+            while session.waits_locked():
                 if session.snapshot.state != "paused" or session.snapshot.step != self.step:
                     session.hold_example_locked(self.next_example(state))
                     self.publish_locked(state, "paused")
-                session.changed.wait()
+                session.wait_for_control_locked()
                 self.apply_changes(state)
             if session.stop_requested:
                 state.stop = True
                 return
             session.hold_example_locked(None)
-            if session.paused:
-                session.step_budget -= 1
+            session.take_a_step_locked()
             if session.snapshot.state != "running" and not session.paused:
                 self.publish_locked(state, "running")
         # the health strip's update ratio needs the weights before this batch's update
@@ -83,15 +84,16 @@ class PageControl(Callback):
         """Under the speed control, wait (the session's lock held, released while waiting) until this batch may
         start: ``1 / steps_per_second`` seconds after the last one started. Any control wakes it early."""
         session = self.session
-        while session.steps_per_second and not (session.stop_requested or session.paused or session.pending):
-            left = self.last_batch_start + 1.0 / session.steps_per_second - time.perf_counter()
+        while limit := session.speed_limit_locked():
+            left = self.last_batch_start + 1.0 / limit - time.perf_counter()
             if left <= 0:
                 break
-            session.changed.wait(left)
+            session.wait_for_control_locked(left)
         self.last_batch_start = time.perf_counter()
 
     def apply_changes(self, state):
-        pending = self.session.pending
+        """The session's lock held: apply a new learning rate and/or batch size asked for, marked on the curves."""
+        pending = self.session.take_changes_locked()
         if not pending:
             return
         mark = {"step": self.step, **pending}
@@ -100,7 +102,6 @@ class PageControl(Callback):
             state.optimizer.lr = float(pending["lr"])
         if "batch_size" in pending:
             state.batch_size = pending["batch_size"]
-        self.session.pending = {}
         self.publish_locked(state, marks=self.session.snapshot.marks + (mark,))
 
     def on_batch_end(self, state):
@@ -116,7 +117,7 @@ class PageControl(Callback):
     def on_epoch_end(self, state):
         self.keep_shuffle_state()
         with self.session.lock:
-            self.session.epoch_records.append(dict(state.record))
+            self.session.record_epoch_locked(dict(state.record))
             self.publish_locked(state, epoch_ends=self.session.snapshot.epoch_ends + (self.step,))
 
     def keep_shuffle_state(self):
@@ -146,7 +147,7 @@ class PageControl(Callback):
         health = self.health.measure(self.subset[0])
         point = {"step": self.step, "loss": finite(result.loss), "accuracy": result.accuracy}
         with self.session.lock:
-            self.session.all_probes.append(point)
+            self.session.record_probe_locked(point)
             self.health_report = tuple(health)
         self.probe_seconds += time.perf_counter() - started
 
@@ -155,28 +156,20 @@ class PageControl(Callback):
             self.publish_locked(state, run_state)
 
     def publish_locked(self, state, run_state=None, **changes):
+        """The session's lock held: publish a snapshot of the run as it is (``run_state``: a new state)."""
         session = self.session
-        session.losses.extend(self.new_losses)
+        session.record_losses_locked(self.new_losses)
         self.new_losses = []
         weights, shape = weight_image(state.model)
-        version = session.snapshot.version + 1   # the version that session.publish_locked gives this snapshot
-        session.latest_frame = (version, weights, shape)
-        session.publications += 1
-        if session.publications % session.frame_every == 0:
-            session.frames[version] = (weights, shape)
-            if len(session.frames) > REPLAY_FRAMES:   # keep every other frame, and take half as many from now
-                session.frames = dict(list(session.frames.items())[::2])
-                session.frame_every *= 2
+        version = session.keep_frame_locked(weights, shape, REPLAY_FRAMES)
         if run_state is not None or time.perf_counter() - self.last_live >= LIVE_SECONDS:
-            session.live_weights = (self.run, version, state.model.state_dict())   # for the draw view
+            session.share_weights_locked(self.run, version, state.model.state_dict())   # for the draw view
             self.last_live = time.perf_counter()
-        losses = session.losses[-RECENT_LOSSES:]
         session.publish_locked(
             state=run_state or session.snapshot.state, epoch=min(state.epoch + 1, state.last_epoch),
             step=self.step, lr=float(state.optimizer.lr), batch_size=int(state.batch_size),
-            losses_from=len(session.losses) - len(losses) + 1, losses=tuple(losses),
-            probes=tuple(session.all_probes[-8:]), records=len(session.epoch_records), weights_version=version,
-            weights_shape=shape, health=self.health_report, **changes)
+            **session.progress_locked(RECENT_LOSSES, RECENT_PROBES), weights_version=version, weights_shape=shape,
+            health=self.health_report, **changes)
         self.last_publish = time.perf_counter()
 
 

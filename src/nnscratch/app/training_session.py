@@ -4,6 +4,8 @@
 ``runs.Run`` and trains it in a thread. The thread alone touches the model. Every ``publish_seconds`` (and at
 every pause, epoch end and state change) it publishes an immutable ``Snapshot`` (copied numbers, the first layer's
 weights as bytes) under the session's lock and wakes the waiters; HTTP threads only ever read snapshots.
+``PageControl`` changes the session's state only through the session's methods whose names end in
+``_locked``, each called with the lock held.
 
 The controls act at the next batch boundary: ``pause``, ``resume``, ``step`` (one batch, then paused), ``stop``
 (the run is saved as if it had ended), ``change(lr=..., batch_size=...)`` (marked on the curves). Every few
@@ -256,10 +258,6 @@ class TrainingSession:
                                f"{self.snapshot.state})")
             return self.example
 
-    def hold_example_locked(self, example):
-        """The training thread, the lock held: the run is paused on ``example`` (None: it goes on)."""
-        self.example = example
-
     def replay_versions(self):
         with self.lock:
             return sorted(self.frames)
@@ -316,12 +314,83 @@ class TrainingSession:
             self.publish_locked(diagnoses=self.snapshot.diagnoses + (dict(diagnosis),))
 
     def publish(self, **changes):
+        """Publish a new snapshot with ``changes``; takes the lock."""
         with self.lock:
             self.publish_locked(**changes)
 
     def publish_locked(self, **changes):
+        """The lock held: publish a new snapshot (the next version) with ``changes`` and wake the waiters."""
         self.snapshot = replace(self.snapshot, version=self.snapshot.version + 1, **changes)
         self.changed.notify_all()
+
+    # ---- what the training thread's PageControl calls, the lock held (it takes ``self.lock`` around them) ----
+    def waits_locked(self):
+        """Whether the run waits at this batch boundary: paused, with no step asked for and no stop."""
+        return self.paused and self.step_budget == 0 and not self.stop_requested
+
+    def wait_for_control_locked(self, timeout=None):
+        """Sleep, the lock released meanwhile, until a control or a publication wakes the waiters (or ``timeout``
+        seconds pass); the lock is held again on return."""
+        self.changed.wait(timeout)
+
+    def speed_limit_locked(self):
+        """The speed control's limit in batches a second, or None when there is none or a control is waiting
+        (stop, pause or a change): then the next batch starts at once."""
+        if self.stop_requested or self.paused or self.pending:
+            return None
+        return self.steps_per_second
+
+    def take_changes_locked(self):
+        """The learning rate and/or batch size asked for since the last batch (``{}``: none), handed over once."""
+        pending, self.pending = self.pending, {}
+        return pending
+
+    def hold_example_locked(self, example):
+        """The run is paused on ``example``, what the Step view steps on (None: it goes on)."""
+        self.example = example
+
+    def take_a_step_locked(self):
+        """A batch starts: while paused, it uses up one of the steps asked for."""
+        if self.paused:
+            self.step_budget -= 1
+
+    def record_losses_locked(self, losses):
+        """Add the batch losses since the last publication to the run's."""
+        self.losses.extend(losses)
+
+    def record_probe_locked(self, point):
+        """Add a validation-subset point ``{"step", "loss", "accuracy"}`` to the run's."""
+        self.all_probes.append(point)
+
+    def record_epoch_locked(self, record):
+        """Add an epoch's record (a copy of ``fit``'s) to the run's history."""
+        self.epoch_records.append(record)
+
+    def keep_frame_locked(self, weights, shape, replay_frames):
+        """Keep the first layer's weight image (``weights`` as bytes, ``shape``) as the latest one, under the version
+        the next ``publish_locked`` gives; every ``frame_every``-th publication also joins the replay, which keeps
+        at most ``replay_frames`` (then every other frame, and half as many from then on). Returns the version."""
+        version = self.snapshot.version + 1
+        self.latest_frame = (version, weights, shape)
+        self.publications += 1
+        if self.publications % self.frame_every == 0:
+            self.frames[version] = (weights, shape)
+            if len(self.frames) > replay_frames:
+                self.frames = dict(list(self.frames.items())[::2])
+                self.frame_every *= 2
+        return version
+
+    def share_weights_locked(self, run, version, state_dict):
+        """What the draw view predicts with during the run: ``state_dict``, a copy nobody changes, of weights
+        ``version`` of ``run``."""
+        self.live_weights = (run, version, state_dict)
+
+    def progress_locked(self, recent_losses, recent_probes):
+        """The tail of the run a tick carries: the last ``recent_losses`` batch losses (``losses_from``: the step of
+        the first), the last ``recent_probes`` validation-subset points and how many epoch records there are."""
+        losses = self.losses[-recent_losses:]
+        return dict(losses_from=len(self.losses) - len(losses) + 1, losses=tuple(losses),
+                    probes=tuple(self.all_probes[-recent_probes:]), records=len(self.epoch_records))
 
 
 def fresh_fields(run, run_id):
