@@ -408,3 +408,35 @@ def test_the_look_inside_routes_answer_for_the_current_model(server):
     assert status == 200 and explained["prediction"] == answer["prediction"], explained
     assert request(server, "POST", "/api/explain", b"{}", {"Content-Type": "text/plain"})[0] == 415
     assert request(server, "GET", "/api/explain/nothing")[0] == 404
+
+
+def test_the_page_scripts_are_modules_that_share_nothing_through_window(server):
+    """The page's scripts are ES modules, with no build step: index.html loads each with type="module", no
+    script puts a name on ``window`` (the views import what they share, from common.js and from each other), no
+    inline ``on...=`` attribute calls a global, and the server sends every script it holds as JavaScript, without
+    which a browser refuses to run a module."""
+    import re
+
+    from nnscratch.app.server import STATIC_DIR
+
+    page = (STATIC_DIR / "index.html").read_text()
+    tags = re.findall(r"<script\b[^>]*>", page)
+    assert tags, "index.html loads no script"
+    classic = [tag for tag in tags if 'type="module"' not in tag]
+    assert not classic, f"index.html loads classic scripts, not modules: {classic}"
+    assert not re.search(r"\son[a-z]+\s*=", page), "index.html has an inline event handler attribute"
+    scripts = sorted(STATIC_DIR.glob("*.js"))
+    assert scripts, f"no scripts in {STATIC_DIR}"
+    for path in scripts:
+        text = path.read_text()
+        assigned = re.findall(r"\b(?:window|globalThis)\s*(?:\.\s*[\w$]+|\[[^\]]*\])\s*=(?!=)", text)
+        assert not assigned, f"{path.name} assigns to window: {assigned}"
+        assert not re.search(r"\son[a-z]+=", "\n".join(re.findall(r"`[^`]*`", text))), \
+            f"{path.name} writes an inline event handler attribute into the page"
+        for imported in re.findall(r"""\bfrom\s+["']\./([^"']+)["']""", text):
+            assert (STATIC_DIR / imported).is_file(), f"{path.name} imports {imported}, which is not there"
+        route = f"/{path.name}"
+        assert route in STATIC_FILES, f"the server does not serve {path.name}"
+        status, response, _ = request(server, "GET", route)
+        kind = response.getheader("Content-Type")
+        assert (status, kind.split(";")[0]) == (200, "text/javascript"), f"GET {route}: {status} {kind}"

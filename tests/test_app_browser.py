@@ -71,7 +71,7 @@ def page(browser, server):
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(server.url)
-    page.evaluate("nnscratch.ready")
+    page.evaluate("import('/app.js').then((app) => app.ready)")
     yield page
     page.close()
     assert not errors, f"the page reported errors: {errors}"
@@ -87,7 +87,7 @@ def draw(page, points):
     for x, y in rest:
         page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=2)
     page.mouse.up()
-    return page.evaluate("nnscratch.settled()")
+    return page.evaluate("import('/app.js').then((app) => app.settled())")
 
 
 def shown_answer(page):
@@ -109,7 +109,7 @@ def test_a_closed_loop_is_a_zero_and_clear_empties_the_page(page):
     answer = draw(page, loop)
     assert shown_answer(page) == "0", f"a loop was read as {shown_answer(page)} ({answer['probabilities']})"
     page.keyboard.press("c")
-    answer = page.evaluate("nnscratch.settled()")
+    answer = page.evaluate("import('/app.js').then((app) => app.settled())")
     assert answer["status"] == "empty" and shown_answer(page) == "?", answer
     assert page.locator("#status").inner_text() == "nothing drawn yet"
 
@@ -131,7 +131,7 @@ def test_the_button_loads_a_test_digit_that_reaches_the_network_as_it_was(page, 
     # expect() polls from Python: a string predicate (wait_for_function) would be evaluated in the page, which
     # its Content-Security-Policy forbids ('unsafe-eval')
     sync_api.expect(page.locator("#truth")).to_have_attribute("data-index", re.compile(r"^\d+$"))
-    answer = page.evaluate("nnscratch.settled()")
+    answer = page.evaluate("import('/app.js').then((app) => app.settled())")
     index = int(page.locator("#truth").get_attribute("data-index"))
     assert page.locator("#truth").inner_text() == f"MNIST test digit #{index}, true label: {y[index]}"
     received = np.array(answer["preview"])
@@ -148,8 +148,9 @@ def test_the_button_loads_a_test_digit_that_reaches_the_network_as_it_was(page, 
 def test_test_digits_drawn_on_the_canvas_get_the_models_answer(page, trained):
     model, (x, y), _ = trained
     answers = page.evaluate("""async (count) => {
+        const app = await import('/app.js');
         const predictions = [];
-        for (let index = 0; index < count; index++) predictions.push((await nnscratch.showTestDigit(index)).prediction);
+        for (let index = 0; index < count; index++) predictions.push((await app.showTestDigit(index)).prediction);
         return predictions;
     }""", PAGE_DIGITS)
     expected = model.predict(x[:PAGE_DIGITS])
@@ -172,7 +173,7 @@ def phone(browser, server):
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(server.url)
-    page.evaluate("nnscratch.ready")
+    page.evaluate("import('/app.js').then((app) => app.ready)")
     yield page
     context.close()
     assert not errors, f"the page reported errors: {errors}"
@@ -192,7 +193,7 @@ def test_on_a_phone_the_answer_stays_in_sight_while_drawing(phone):
     phone.mouse.down()
     phone.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.85, steps=4)
     phone.mouse.up()
-    answer = phone.evaluate("nnscratch.settled()")
+    answer = phone.evaluate("import('/app.js').then((app) => app.settled())")
     assert answer["status"] == "ok", answer
     for selector in ("#answer", "#status", "#canvas", ".bar-value.top"):
         assert inside_the_screen(phone, selector), f"{selector} is not on the screen while drawing: " \
@@ -202,7 +203,7 @@ def test_on_a_phone_the_answer_stays_in_sight_while_drawing(phone):
 
 def test_on_a_touch_screen_key_hints_hide_and_percentages_do_not_wrap(phone):
     assert not phone.locator("kbd").first.is_visible(), "keyboard hints show on a touch screen"
-    phone.evaluate("nnscratch.showTestDigit(0)")
+    phone.evaluate("import('/app.js').then((app) => app.showTestDigit(0))")
     sync_api.expect(phone.locator(".bar-value.top")).to_have_text(re.compile(r"^\d+\.\d %$"))
     value = phone.locator(".bar-value.top")
     label = phone.locator(".bar-label.top")
@@ -221,7 +222,7 @@ def test_an_unsure_answer_says_so(browser):
     page = browser.new_page(viewport={"width": 980, "height": 540})
     try:
         page.goto(server.url)
-        page.evaluate("nnscratch.ready")
+        page.evaluate("import('/app.js').then((app) => app.ready)")
         answer = draw(page, [(140, 45), (140, 235)])
         assert answer["status"] == "ok" and answer["unsure"], answer
         top = max(answer["probabilities"])
@@ -297,7 +298,7 @@ def test_an_ensemble_answers_with_its_mean_and_looks_inside_each_member(browser,
     expect = sync_api.expect
     try:
         page.goto(server.url)
-        page.evaluate("nnscratch.ready")
+        page.evaluate("import('/app.js').then((app) => app.ready)")
         expect(page.locator("#model-name")).to_have_text("ensemble of 2 models: mlp-128.npz, mlp-64.npz")
         expect(page.locator("#model-architecture")).to_contain_text("their probabilities averaged")
         expect(page.locator("#answer-title")).to_have_text("The ensemble's answer")
@@ -326,7 +327,7 @@ def test_an_ensemble_answers_with_its_mean_and_looks_inside_each_member(browser,
         # a run of the Train view replaces the page's model, and the page hears of it as train.js makes it hear;
         # Look inside, open on the ensemble's 128-unit member, now shows the new 64-unit network
         server.service = DrawService(second, {"dataset": "mnist"}, name="page-run.npz", test_set=test_set)
-        page.evaluate("nnscratch.showModel()")
+        page.evaluate("import('/app.js').then((app) => app.showModel())")
         expect(page.locator("#model-name")).to_have_text("page-run.npz")
         expect(page.locator("#x-members")).to_be_hidden()
         expect(page.locator("#x-layers p.layer-title").first).to_contain_text("output shape 64")
@@ -367,9 +368,9 @@ def test_look_inside_walks_every_view_with_a_cnn(browser, trained, cnn, tmp_path
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     try:
         page.goto(server.url)
-        page.evaluate("nnscratch.ready")
+        page.evaluate("import('/app.js').then((app) => app.ready)")
         expect(page.locator("#model-architecture")).to_contain_text("conv 3×3×4")
-        answer = page.evaluate("nnscratch.showTestDigit(0)")
+        answer = page.evaluate("import('/app.js').then((app) => app.showTestDigit(0))")
         assert answer["status"] == "ok", answer
         page.click("#tab-explain")
         split = page.locator("#x-split .bar-row:not([disabled])")
@@ -431,7 +432,7 @@ def test_the_model_picker_changes_the_model_the_draw_view_answers_with(browser, 
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         page.goto(server.url)
-        page.evaluate("nnscratch.ready")
+        page.evaluate("import('/app.js').then((app) => app.ready)")
         expect(page.locator("#picker")).to_be_visible()
         options = page.locator("#model-picker option")
         expect(options).to_have_count(2)
@@ -441,7 +442,7 @@ def test_the_model_picker_changes_the_model_the_draw_view_answers_with(browser, 
         page.select_option("#model-picker", str(tmp_path / "models" / "untrained.npz"))
         expect(page.locator("#model-name")).to_have_text("untrained.npz")
         expect(page.locator("#picker-note")).to_have_text("the Draw view now answers with untrained.npz")
-        after = page.evaluate("nnscratch.settled()")
+        after = page.evaluate("import('/app.js').then((app) => app.settled())")
         expected = untrained.predict_proba(np.array(after["preview"], dtype=np.float32)[None])[0]
         assert np.abs(np.array(after["probabilities"]) - expected).max() <= 1e-5, "the drawing was not re-answered"
         assert after["probabilities"] != before["probabilities"]
@@ -460,7 +461,7 @@ def test_on_a_phone_the_answer_panel_keeps_its_widths_after_the_first_prediction
         return {selector: phone.locator(selector).bounding_box()
                 for selector in ("#view-draw .panel-answer", "#answer", "#status", "#bars .bar >> nth=0")}
     before = layout()
-    phone.evaluate("nnscratch.showTestDigit(0)")
+    phone.evaluate("import('/app.js').then((app) => app.showTestDigit(0))")
     sync_api.expect(phone.locator(".bar-value.top")).to_have_text(re.compile(r"^\d+\.\d %$"))
     after = layout()
     for selector, box in before.items():

@@ -60,7 +60,7 @@ def open_page(browser, server, viewport=(1280, 900), **context):
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.on("console", lambda message: page.errors.append(message.text) if message.type == "error" else None)
     page.goto(server.url)
-    page.evaluate("nnscratch.ready")
+    page.evaluate("import('/app.js').then((app) => app.ready)")
     return page
 
 
@@ -95,7 +95,7 @@ def walk_look_inside(page, server, index, layer_titles, conv=False):
     """Every Look inside feature on test digit ``index``, whose answer is not class 0. ``layer_titles``: the
     activations' titles the view must show, in order."""
     expect = sync_api.expect
-    answer = page.evaluate(f"nnscratch.showTestDigit({index})")
+    answer = page.evaluate(f"import('/app.js').then((app) => app.showTestDigit({index}))")
     assert answer["status"] == "ok", answer
     predicted = answer["prediction"]
     assert predicted != 0, "the walk needs a digit not answered 0, or the untrained twin's check cannot fail"
@@ -216,7 +216,7 @@ def test_look_inside_with_an_mlp_is_labelled_and_keyed_everywhere(browser, mlp_s
 def test_the_confusion_matrix_fits_its_card_on_a_phone(browser, mlp_server):
     server, _ = mlp_server
     page = open_page(browser, server, viewport=(390, 844), is_mobile=True, has_touch=True)
-    page.evaluate("nnscratch.showTestDigit(0)")
+    page.evaluate("import('/app.js').then((app) => app.showTestDigit(0))")
     page.evaluate("location.hash = '#explain'")
     table = page.locator("#x-confusion table")
     sync_api.expect(table).to_be_visible()
@@ -253,7 +253,7 @@ def test_the_tour_appears_on_the_first_visit_only_and_comes_back_with_the_questi
     assert titles == ["Draw", "Train", "Look inside", "Words explained"], titles
     expect(tour).to_be_hidden()
     page.reload()
-    page.evaluate("nnscratch.ready")
+    page.evaluate("import('/app.js').then((app) => app.ready)")
     expect(page.locator("#tour-open")).to_be_visible()
     assert tour.is_hidden(), "the tour came back on the second visit"
     page.click("#tour-open")
@@ -261,12 +261,12 @@ def test_the_tour_appears_on_the_first_visit_only_and_comes_back_with_the_questi
     page.keyboard.press("Escape")
     expect(tour).to_be_hidden()
     page.goto(server.url)   # closed with Esc: still remembered
-    page.evaluate("nnscratch.ready")
+    page.evaluate("import('/app.js').then((app) => app.ready)")
     assert tour.is_hidden()
     fresh = browser.new_context()   # a first visit elsewhere, by a script: no tour in its way
     other = fresh.new_page()
     other.goto(server.url)
-    other.evaluate("nnscratch.ready")
+    other.evaluate("import('/app.js').then((app) => app.ready)")
     assert other.locator("#tour").is_hidden()
     fresh.close()
     context.close()
@@ -288,7 +288,7 @@ def test_a_term_explains_itself_on_hover(browser, mlp_server):
     expect(tip).to_contain_text("θ ← θ − η g")
     page.mouse.move(5, 5)
     expect(tip).to_be_hidden()
-    page.evaluate(f"nnscratch.showTestDigit({int(np.flatnonzero(labels != 0)[0])})")
+    page.evaluate(f"import('/app.js').then((app) => app.showTestDigit({int(np.flatnonzero(labels != 0)[0])}))")
     page.click("#tab-explain")
     expect(page.locator("#x-split .bar-row").first).to_be_visible()
     for term, words in (("saliency", "∂z_c/∂x"), ("gradient × input", "x_i · ∂z_c/∂x_i"), ("logit", "z_c")):
@@ -296,7 +296,7 @@ def test_a_term_explains_itself_on_hover(browser, mlp_server):
         expect(tip).to_contain_text(words)
     page.locator("[data-term='logit']").first.focus()   # and from the keyboard
     expect(tip).to_be_visible()
-    terms = page.evaluate("Object.keys(nnscratchTerms.terms)")
+    terms = page.evaluate("import('/terms.js').then((terms) => Object.keys(terms.TERMS))")
     assert set(terms) >= {"logit", "saliency", "update/weight", "dead ReLU", "gradient × input", "softmax", "epoch",
                           "learning rate", "validation"}, terms
     page.context.close()

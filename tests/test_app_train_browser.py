@@ -52,7 +52,7 @@ def page(server):
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.goto(server.url)
-        page.evaluate("nnscratchTrain.ready")
+        page.evaluate("import('/train.js').then((train) => train.ready)")
         page.errors = errors
         yield page
         browser.close()
@@ -98,7 +98,7 @@ def test_train_watch_control_and_then_draw_with_the_saved_model(page, tmp_path):
     page.fill("#change-lr", "0.03")
     page.click("#change-apply")
     expect(status).to_contain_text("lr 0.03")
-    assert page.evaluate("nnscratchTrain.state().marks")[0]["lr"] == 0.03
+    assert page.evaluate("import('/train.js').then((train) => train.state().marks)")[0]["lr"] == 0.03
     path = os.environ.get("NNSCRATCH_TRAIN_SCREENSHOT") or str(tmp_path / "train.png")
     page.screenshot(path=path, full_page=True)
 
@@ -127,7 +127,7 @@ def test_train_watch_control_and_then_draw_with_the_saved_model(page, tmp_path):
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.85, steps=5)
     page.mouse.up()
-    answer = page.evaluate("nnscratch.settled()")
+    answer = page.evaluate("import('/app.js').then((app) => app.settled())")
     assert answer["status"] == "ok", answer
     expect(page.locator("#answer")).to_have_text(answer["label"])
 
@@ -174,7 +174,7 @@ def test_a_finished_run_joins_the_model_picker_and_the_draw_view_keeps_its_model
         page.on("pageerror", lambda error: errors.append(str(error)))
         try:
             page.goto(server.url + "#train")
-            page.evaluate("nnscratchTrain.ready")
+            page.evaluate("import('/train.js').then((train) => train.ready)")
             expect(page.locator("#model-name")).to_have_text("given.npz")
             page.fill("#set-layers", "784,16,10")
             page.fill("#set-train_size", "1000")
@@ -216,8 +216,8 @@ def blue_line_pixels(page):
 def test_the_loss_chart_keeps_drawing_across_gaps_in_the_losses(page):
     # A long run on 50,000 images sends more batches between two ticks than a tick carries: the client's loss
     # array then has holes (batches no tick carried). Feed such an array and redraw: the line skips the holes.
-    page.evaluate("""() => {
-        const run = nnscratchTrain.state();
+    page.evaluate("""async () => {
+        const run = (await import('/train.js')).state();
         run.losses = [];
         for (let step = 0; step < 3000; step++) if (step % 700 < 400) run.losses[step] = 2.3 * Math.exp(-step / 900);
         run.snapshot = { step: 3000 };
@@ -241,7 +241,7 @@ def test_on_a_phone_the_charts_text_is_drawn_larger_to_stay_readable(server):
         try:
             phone = browser.new_page(viewport={"width": 375, "height": 740})
             phone.goto(server.url + "#train")
-            phone.evaluate("nnscratchTrain.ready")
+            phone.evaluate("import('/train.js').then((train) => train.ready)")
             curves = phone.locator("#curves")
             expect(curves).to_have_attribute("data-font-pixels", re.compile(r"\d+"))
             shown = curves.bounding_box()["width"]
@@ -275,7 +275,7 @@ def test_the_step_view_of_a_paused_run_checks_a_hand_calculation(page, tmp_path)
     expect(page.locator(".step-units-hidden .step-unit.chosen")).to_have_attribute("data-unit", "3")
     page.click(".step-units-output .step-unit[data-unit='4']")
     expect(page.locator(".step-units-output .step-unit.chosen")).to_have_attribute("data-unit", "4")
-    shown = page.evaluate("nnscratchStep.shown()")
+    shown = page.evaluate("import('/step.js').then((step) => step.shownStep())")
     assert shown["path"]["input"] == 294 and shown["path"]["hidden"] == 3 and shown["path"]["output"] == 4
 
     def row(section, symbol):

@@ -71,6 +71,7 @@ from .training_session import TrainingSession
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
+                "/common.js": ("common.js", "text/javascript; charset=utf-8"),
                 "/app.js": ("app.js", "text/javascript; charset=utf-8"),
                 "/train.js": ("train.js", "text/javascript; charset=utf-8"),
                 "/explain.js": ("explain.js", "text/javascript; charset=utf-8"),
