@@ -17,6 +17,25 @@ def use_loader(monkeypatch):
     return install
 
 
+@pytest.fixture
+def use_mnist(monkeypatch):
+    """``use_mnist(x, y, test=None, held_out=None)``: every command that reads MNIST by name (predict, explain,
+    step) gets these digits instead: ``(x, y)`` as the training set, ``test`` (``(x, y)`` unless given) as the
+    test set, no validation set. With ``held_out``, the command must ask for that many validation digits (0: the
+    test set whole, nothing taken from the training set)."""
+    from nnscratch import datasets
+
+    def install(x, y, test=None, held_out=None):
+        def load_dataset(name, path=None, validation_size=10000, **kwargs):
+            assert name == "mnist", f"asked for the data set {name!r}, not MNIST"
+            assert held_out is None or validation_size == held_out, f"asked for {validation_size} held out"
+            return datasets.Dataset("mnist", tuple("0123456789"), (x, y), None, (x, y) if test is None else test)
+
+        monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+
+    return install
+
+
 # Optional parts that must not silently skip under CI: `.ci/run` sets NNSCRATCH_REQUIRE_EVERY_TEST=1, and then any
 # skipped test (PyTorch, Chromium, PostgreSQL or an extra missing) fails the run, naming what was missing.
 REQUIRE_EVERY_TEST = "NNSCRATCH_REQUIRE_EVERY_TEST"
