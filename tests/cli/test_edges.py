@@ -106,8 +106,8 @@ def test_ctrl_c_in_the_first_second_prints_no_traceback(tmp_path, delay):
     the latest in the first epoch of a long training run."""
     module, function = console_script()
     code = f"import os, sys; os.write(1, b'started\\n'); from {module} import {function}; sys.exit({function}())"
-    command = [sys.executable, "-c", code, "train", "--dataset", "lines", "--epochs", "1000", "--quiet",
-               "--out", "model.npz"]
+    command = [sys.executable, "-c", code, "train", "--dataset", "lines", "--layers", "256,16,2", "--epochs",
+               "1000", "--quiet", "--out", "model.npz"]
     child = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=child_environment())
     try:
