@@ -186,14 +186,19 @@ def test_after_a_ctrl_c_the_next_job_waits_for_the_interrupted_one_s_parts(two_t
     import threading
     import time
 
-    done = []
+    done, interrupted = [], threading.Event()
+
+    def ctrl_c():
+        _thread.interrupt_main()
+        interrupted.set()
 
     def slow_second_part(first, last):
         if first > 0:
-            time.sleep(0.4)
+            interrupted.wait(10)    # the old part ends well after the Ctrl-C, however loaded the machine is
+            time.sleep(0.5)
             done.append("old part")
         else:
-            threading.Timer(0.05, _thread.interrupt_main).start()   # a Ctrl-C while this thread waits
+            threading.Timer(0.05, ctrl_c).start()   # a Ctrl-C while this thread waits
 
     with pytest.raises(KeyboardInterrupt):
         pool.in_parallel(slow_second_part, 2)
