@@ -7,6 +7,7 @@ row per seed, then the means, the slowest nnscratch run and the ratio of the mea
 
     python bench/bench_time_to_99.py                 # seeds 0-9
     python bench/bench_time_to_99.py --seeds 0 --train-size 512   # the smoke run of the tests
+    python bench/bench_time_to_99.py --keep runs/   # keep each model and its history (for make_recipe_curve.py)
 """
 import argparse
 import json
@@ -54,6 +55,7 @@ def main():
     parser.add_argument("--preset", default="cnn-fast")
     parser.add_argument("--train-size", type=int, default=None, help="train on the first N images only")
     parser.add_argument("--no-torch", action="store_true", help="time nnscratch alone")
+    parser.add_argument("--keep", metavar="DIR", help="keep the models and their histories in DIR")
     args = parser.parse_args()
     try:
         import torch
@@ -64,7 +66,9 @@ def main():
           f"(PyTorch {torch_version or 'not run'}), whole commands, interleaved")
     print("seed  nnscratch s  accuracy   PyTorch s  accuracy   ratio")
     rows = []
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.keep or scratch
+        Path(folder).mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:
             ours = run_nnscratch(seed, folder, args.preset, args.train_size)
             theirs = run_torch(seed, folder, args.train_size) if torch_version else (float("nan"), float("nan"))
