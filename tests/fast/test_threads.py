@@ -207,3 +207,23 @@ def test_after_a_ctrl_c_the_next_job_waits_for_the_interrupted_one_s_parts(two_t
     total = np.zeros(8)
     pool.in_parallel(lambda first, last: total.__setitem__(slice(first, last), 1), 8)
     assert total.sum() == 8
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("channels", [1, 2, 5])
+def test_im2col_copies_every_window_whether_split_by_channels_or_by_output_rows(threads, channels):
+    """With fewer channels than threads (a first layer's one) the windows are copied block of output rows by
+    block of output rows, otherwise block of channels by block of channels: both give the plain unrolling."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from nnscratch.fast.conv import im2col
+    x = np.random.default_rng(channels).random((channels, 9, 8, 3), dtype=np.float32)   # (C, H, W, N)
+    kernel, stride = (3, 2), (2, 1)
+    plain = sliding_window_view(x, kernel, axis=(1, 2))[:, ::2, ::1].transpose(0, 4, 5, 1, 2, 3)
+    out = np.full((channels * 6, plain.shape[3] * plain.shape[4] * 3), np.nan, np.float32)
+    fast.set_threads(threads)
+    try:
+        im2col(x, kernel, stride, out)
+    finally:
+        fast.set_threads(None)
+    np.testing.assert_array_equal(out, plain.reshape(out.shape))

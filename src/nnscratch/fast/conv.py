@@ -12,7 +12,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..layers.windows import output_size
 from . import spectral
 from .layout import Workspace, batch_first, batch_innermost, pad, unpad
-from .pool import in_parallel
+from .pool import in_parallel, threads
 from .products import matmul, weight_gradient
 
 METHODS = ("auto", "unrolled", "spectral")
@@ -22,7 +22,8 @@ def im2col(x, kernel, stride, out):
 
     out: (C·kh·kw, OH·OW·N); row (c, i, j), column (oh, ow, n) holds x[c, oh·sh + i, ow·sw + j, n]. Plain:
     ``sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw].transpose(0, 4, 5, 1, 2, 3).reshape(...)``,
-    which this copies block of channels by block of channels, in parallel.
+    which this copies block of channels by block of channels, in parallel; with fewer channels than threads
+    (a first layer's one), block of output rows by block of output rows instead.
     """
     (kh, kw), (sh, sw) = kernel, stride
     windows = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]      # (C, OH, OW, N, kh, kw)
@@ -30,10 +31,16 @@ def im2col(x, kernel, stride, out):
     rows = out.reshape(channels, kh, kw, out_h, out_w, batch)
     windows = windows.transpose(0, 4, 5, 1, 2, 3)
 
-    def copy(first, last):
+    def copy_channels(first, last):
         np.copyto(rows[first:last], windows[first:last])
 
-    in_parallel(copy, channels)
+    def copy_output_rows(first, last):
+        np.copyto(rows[:, :, :, first:last], windows[:, :, :, first:last])
+
+    if channels < threads():
+        in_parallel(copy_output_rows, out_h)
+    else:
+        in_parallel(copy_channels, channels)
     return out
 
 
