@@ -6,10 +6,12 @@ than a stroke, where ink is a minority, and only then is the ink found: which wa
 strongest marks that stand out from the local paper), and how far each pixel lies from the paper. Dark ink absorbs
 a share of the light, so its contrast is a ratio, (L - v) / L, the same in a shadow as in full light; light ink
 on a dark ground (a drawing, chalk) adds to it, so its contrast is a difference, v - L.
+
+SciPy's image filters are imported by the functions that use them: the import takes a quarter of a
+second, which every command that trains or evaluates would otherwise pay without using them.
 """
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 CELLS = 96                # the lighting is estimated on a copy of the picture whose longer side is this many cells
 POLARITY_SHARE = 1 / 5    # the window that judges which marks stand out: this share of the longer side
@@ -46,6 +48,7 @@ def ink_is_dark(image):
     wide (a median ignores the strokes where they fill less than half of it, and keeps a shadow's edge); ink is
     the minority of the marks that stand out from it, so its side has the long tail: the residual's third moment
     Σ (v - paper)³ is negative for dark ink."""
+    from scipy import ndimage
     cells = ndimage.gaussian_filter(shrunk(image, CELLS), 1.0, mode="nearest")
     residual = cells - ndimage.median_filter(cells, size=window(cells, POLARITY_SHARE), mode="nearest")
     return float(np.sum(residual ** 3)) < 0
@@ -57,6 +60,7 @@ def paper_brightness(bright):
     removes every bright mark narrower than the window and follows a ramp or a shadow's straight edge exactly,
     but sinks below a curved lighting such as a vignette's; a quadratic surface fitted to what the opening left
     on the paper (``smooth_surface``) restores that curve. The sum is brought back to full size."""
+    from scipy import ndimage
     cells = shrunk(bright, CELLS)
     side = window(cells, PAPER_SHARE)
     paper = ndimage.gaussian_filter(ndimage.grey_opening(cells, size=(side, side), mode="nearest"), side / 6,

@@ -13,13 +13,15 @@ Files: a phone's orientation tag (EXIF: "stored sideways, show it turned") is ho
 WebP) or a TIFF of several pages is refused in one line naming its number of frames: it is not one picture, and
 the user is told to save the frame they mean as a PNG of its own. ``nnscratch predict IMAGE`` and the draw page
 both use this module.
+
+SciPy's image filters are imported by the functions that use them: the import takes a quarter of a
+second, which every command that trains or evaluates would otherwise pay without using them.
 """
 import os
 import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from scipy import ndimage
 
 from ..errors import NNScratchError
 from .lighting import contrast_from_paper, shrunk
@@ -184,6 +186,7 @@ def ink_bright_on_dark(image):
     taken to be evenly lit, and so is a picture whose border is all one shade (a scan, a drawing, a digit
     cropped from a page): its paper is the median of its border. Estimating the lighting there would mistake a
     digit that fills the picture for paper."""
+    from scipy import ndimage
     smooth = ndimage.gaussian_filter(image, 1.0, mode="nearest")
     border = np.concatenate([smooth[0], smooth[-1], smooth[:, 0], smooth[:, -1]])
     evenly_lit = np.percentile(border, 95) - np.percentile(border, 5) < EVEN_BORDER
@@ -223,6 +226,7 @@ def otsu_threshold(values, bins=128):
 def keep_the_digit(ink_and_smooth, picture_side):
     """The ink of the digit alone, scaled so its strong strokes are 1, on exactly 0; specks and faint grain
     dropped. Raises TooLittleInkError when what is left is a dot or far too small for the picture."""
+    from scipy import ndimage
     ink, smooth = ink_and_smooth
     noise = grain(smooth)
     candidates = smooth[smooth > NOISE_MARGIN * noise]
@@ -252,6 +256,7 @@ def keep_the_digit(ink_and_smooth, picture_side):
 
 def check_enough_ink(mask, picture_side):
     """Refuse ink too small for the picture, or a blob (a dot) no longer than it is thick."""
+    from scipy import ndimage
     rows, columns = np.nonzero(mask)
     length = max(rows.max() - rows.min(), columns.max() - columns.min()) + 1
     if length < MIN_DIGIT_SIDE * picture_side:
@@ -266,6 +271,7 @@ def check_enough_ink(mask, picture_side):
 def stroke_width(mask):
     """The strokes' mean width in pixels: a stroke of length l and width w covers l·w pixels and has about 2·l
     pixels on its edge, so w ≈ 2 · area / edge."""
+    from scipy import ndimage
     edge = mask & ~ndimage.binary_erosion(mask)
     return 2.0 * mask.sum() / max(int(edge.sum()), 1)
 
@@ -274,6 +280,7 @@ def thickened(digit):
     """A digit drawn with a far thinner pen than MNIST's (strokes under ``THIN_STROKE`` of its longer side: a fine
     pen photographed close) widened by a grey dilation (the maximum over a disc) to about ``MNIST_STROKE`` of its
     side, as MNIST's writers' strokes are; other digits unchanged."""
+    from scipy import ndimage
     rows, columns = np.nonzero(digit)
     side = max(np.ptp(rows), np.ptp(columns)) + 1
     width = stroke_width(digit > 0.5)
