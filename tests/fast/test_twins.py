@@ -119,7 +119,7 @@ def test_pooling(case, cls, dtype, training):
 
 def test_max_pooling_breaks_ties_as_the_plain_layer_does():
     x = np.random.default_rng(4).standard_normal((2, 5, 6, 6)).astype(np.float32)
-    x = np.round(x)                                 # plenty of ties, across rows and within them: the first maximum wins
+    x = np.round(x)                  # plenty of ties, across rows and within them: the first maximum wins
     for kernel, stride in ((2, None), (3, 1)):
         layer = MaxPool2D(kernel, stride)
         y = layer.forward(x)
