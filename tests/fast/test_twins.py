@@ -131,6 +131,23 @@ def test_max_pooling_breaks_ties_as_the_plain_layer_does():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("stored", ["batch first", "batch innermost", "rows"])
+def test_flatten(stored, dtype):
+    """The gradient comes back equal whatever the layout; after a fast layer, in that layer's (C, H, W, N)."""
+    x = np.random.default_rng(7).standard_normal({"rows": (4, 6), "batch first": (4, 3, 2, 5),
+                                                  "batch innermost": (3, 2, 5, 4)}[stored])
+    if stored == "batch innermost":
+        x = x.transpose(3, 0, 1, 2)                                 # (N, C, H, W) seen, (C, H, W, N) stored
+    layer = Flatten()
+    both_ways(layer, x, dtype)
+    with fast.faster(layer):
+        layer.forward(x.astype(dtype))
+        grad_x = layer.backward(np.ones((len(x), x[0].size), dtype))
+    assert grad_x.shape == x.shape
+    assert (grad_x.ndim == 4 and grad_x.transpose(1, 2, 3, 0).flags.c_contiguous) == (stored == "batch innermost")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("shape", [(6, 4), (3, 2, 3, 4), (5, 3, 40, 40)])
 def test_batch_norm(shape, training, dtype):
@@ -189,11 +206,11 @@ def test_the_fast_layers_read_any_layout_and_hand_on_their_own():
 
 def test_faster_lends_and_takes_back_leaving_type_config_and_state_alone():
     model = nn.Sequential(Conv2D(1, 2, 3, rng=0), ReLU(), nn.Sequential(Flatten(), Linear(2 * 3 * 3, 4, rng=0)))
-    conv, linear = model[0], model[2][1]
+    conv, flatten, linear = model[0], model[2][0], model[2][1]
     before = (model.config(), model.state_dict())
     x = np.ones((2, 1, 5, 5), np.float32)
     with fast.faster(model) as twins:
-        assert set(twins) == {conv, linear}                          # ReLU and Flatten have no twin
+        assert set(twins) == {conv, flatten, linear}                 # ReLU has no twin
         assert type(conv) is Conv2D and "forward" in vars(conv) and "forward" in vars(linear)
         assert model.config() == before[0] and model.state_dict().keys() == before[1].keys()
         with fast.faster(model) as inner:                           # nested: the same twins, kept till the end

@@ -1,7 +1,7 @@
 """The speed room: faster ways to run the plain layers, each held to its plain layer by the tests.
 
 ``with faster(model):`` lends every layer of ``model`` that has a fast twin (Linear, Conv2D, MaxPool2D,
-AvgPool2D, BatchNorm) the twin's ``forward`` and ``backward`` for the duration of the block, as attributes of
+AvgPool2D, BatchNorm, Flatten) the twin's ``forward`` and ``backward`` for the duration of the block, as attributes of
 that layer alone, and takes them back on leaving: the layer keeps its type, its ``config()`` and its
 ``state_dict()``, so a model saved inside the block is the same file. A network with convolutions or poolings
 also gets its matrix products split over the pool of threads, OpenBLAS single-threaded meanwhile
@@ -17,15 +17,17 @@ from ..layers.batchnorm import BatchNorm
 from ..layers.conv import Conv2D
 from ..layers.linear import Linear
 from ..layers.pooling import AvgPool2D, MaxPool2D
+from ..layers.reshape import Flatten
 from .batchnorm import FastBatchNorm
 from .conv import METHODS, FastConv2D
 from .linear import FastLinear
 from .pool import set_threads, threads
 from .pooling import FastAvgPool2D, FastMaxPool2D
 from .products import products_on_the_pool
+from .reshape import FastFlatten
 
 TWINS = {Linear: FastLinear, Conv2D: FastConv2D, MaxPool2D: FastMaxPool2D, AvgPool2D: FastAvgPool2D,
-         BatchNorm: FastBatchNorm}
+         BatchNorm: FastBatchNorm, Flatten: FastFlatten}
 WORK_BETWEEN_PRODUCTS = (Conv2D, MaxPool2D, AvgPool2D)   # what makes sharing one set of threads pay
 _lent = {"twins": {}, "lock": threading.Lock()}          # id(layer) -> [twin, number of blocks lending it]
 
