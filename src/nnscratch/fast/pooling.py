@@ -107,7 +107,7 @@ def scatter_to_pairs(grad_out, choices, out):
         to_bottom = g·bottom_wins    to_top = g - to_bottom
         dx01 = to_top·right_of_top   dx00 = to_top - dx01   (and the bottom row alike)
 
-    g·1 = g, g·0 = 0 and g - g = 0 exactly, so the values are the plain layer's to the bit."""
+    g·1 = g, g·0 = 0 and g - g = 0 exactly for a finite g, so the values are the plain layer's to the bit."""
     d00, d01, d10, d11 = window_views(out, (2, 2), (2, 2), grad_out.shape[1:3])
 
     def scatter(first, last):
